@@ -18,7 +18,7 @@ from engine.workbook import FormulaCell, Workbook
 
 def constant(value: Any) -> Any:
     """A Python value as the engine stores a typed-in constant."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, int | float):
         return float(value)

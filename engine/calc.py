@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import NAME, VALUE, CircularReferenceError, FormulaSyntaxError
+from engine.errors import NAME, VALUE, FormulaSyntaxError
 from engine.evaluator import CellContext, Evaluator
 from engine.graph import Cell, DependencyGraph, build_graph
-from engine.parser import parse
+from engine.parser import parse, shape_key
 from engine.refs import MultiRef, Ref, cell_key
 from engine.structured import make_resolver
 from engine.values import BLANK, MISSING, Array
@@ -20,16 +21,26 @@ def parse_formulas(workbook: Workbook) -> list[str]:
     resolver = make_resolver(workbook.tables)
     sheet_names = frozenset(workbook.sheets)
     problems = []
+    # Models are mostly copied formulas: parse each shape once; its copies share the tree.
+    shapes: dict[tuple[str, str], Any] = {}
     for (sheet, row, col), f in workbook.formulas.items():
         if f.node is not None:
             continue
         if f.array is not None and (f.array.r1, f.array.c1) != (row, col):
+            continue
+        key = shape_key(f.text, row, col)
+        seen = shapes.get((sheet, key)) if key is not None else None
+        if seen is not None:
+            f.node = seen
             continue
         try:
             f.node = parse(f.text, sheet, row, col, resolver, sheet_names)
         except FormulaSyntaxError as exc:
             f.node = exc
             problems.append(f"{cell_key(sheet, row, col)}: cannot read formula {f.text}: {exc}")
+            continue
+        if key is not None:
+            shapes[(sheet, key)] = f.node
     return problems
 
 
@@ -56,27 +67,46 @@ class Calculation:
         self.parse_problems = parse_formulas(workbook)
         self.graph: DependencyGraph = build_graph(workbook, self.evaluator.name_tree)
         self._computing: set[Cell] = set()
+        self._stack: list[Cell] = []  # cells being computed, outermost first
+        self._stalled: set[Cell] = set()  # cells caught in a live cycle (Excel shows 0)
         self._cyclic: set[Cell] = {c for cyc in self.graph.cycles for c in cyc}
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
     @property
     def warnings(self) -> list[str]:
         return self.parse_problems + self.evaluator.warnings
 
     def run(self) -> dict[Cell, Any]:
-        cycles = self.graph.cycles
-        if cycles and not self.workbook.iterate:
-            raise CircularReferenceError([[cell_key(*c) for c in cyc] for cyc in cycles])
-        for cycle in cycles:
-            self._iterate(cycle)
+        """Compute every formula. Cycles iterate when the workbook allows it; otherwise, as in
+        Excel, a cell that really reads itself at run time shows 0, one whose loop an IF cuts
+        gets its value, and each cycle is reported in the warnings."""
         formulas = self.workbook.formulas
         values = self.workbook.values
+        stalled = self._stalled
+        for cycle in self.graph.cycles:
+            if self.workbook.iterate:
+                self._iterate(cycle)
+                continue
+            self.parse_problems.append(
+                "circular reference: " + " -> ".join(cell_key(*c) for c in cycle))
+            for cell in cycle:
+                if values.get(cell[0], {}).get(cell[1:]) is None:
+                    self.compute(cell)
+        for cell in stalled:
+            values[cell[0]][cell[1:]] = 0.0
+        precedents = self.graph.precedents
         for cell in self.graph.order:
-            if cell not in self._cyclic and values.get(cell[0], {}).get(cell[1:]) is None:
+            if cell in stalled:
+                continue
+            if stalled and any(p in stalled for p in precedents[cell]):
+                stalled.add(cell)  # Excel stops at a live cycle: what depends on it stays 0
+                values.setdefault(cell[0], {})[cell[1:]] = 0.0
+            elif values.get(cell[0], {}).get(cell[1:]) is None:
                 self.compute(cell)
         return {cell: values[cell[0]][cell[1:]] for cell in formulas}
 
     def _iterate(self, cycle: list[Cell]) -> None:
-        """Excel's iterative calculation: recompute the cycle until it moves less than max_change."""
+        """Excel's iterative calculation: recompute until the cycle moves less than max_change."""
         values = self.workbook.values
         for s, r, c in cycle:
             values.setdefault(s, {})[(r, c)] = 0.0
@@ -96,7 +126,7 @@ class Calculation:
         """A formula read before its turn (through OFFSET/INDIRECT): compute it now."""
         cell = (sheet, row, col)
         if cell in self._computing:
-            self.evaluator.warn(f"circular reference through {cell_key(*cell)} at run time")
+            self._stalled.update(self._stack[self._stack.index(cell):])
             return 0.0
         return self.compute(cell)
 
@@ -111,25 +141,29 @@ class Calculation:
         values = self.workbook.values.setdefault(sheet, {})
         if f.array is not None and (f.array.r1, f.array.c1) != (row, col):
             anchor = (sheet, f.array.r1, f.array.c1)
+            if anchor in self._computing:
+                return self._on_demand(*anchor)
             if values.get(anchor[1:]) is None or precedents_first:
                 self.compute(anchor)
             return values.get((row, col), BLANK)
         self._computing.add(cell)
+        self._stack.append(cell)
         try:
             if isinstance(f.node, Exception) or f.node is None:
                 self.evaluator.warn(f"{cell_key(*cell)}: formula not understood: {f.text}")
-                result = NAME
-                ctx = None
-            else:
-                ctx = CellContext(self.evaluator, sheet, row, col, f.array is not None)
-                result = self.evaluator.evaluate(f.node, ctx)
+                values[(row, col)] = NAME
+                return NAME
+            area = f.array
+            ctx = CellContext(self.evaluator, sheet, row, col, area is not None,
+                              (area.nrows, area.ncols) if area is not None else None)
+            result = self.evaluator.evaluate(f.node, ctx)
+            if f.array is not None:
+                return self._spill(f.array, result, ctx)
+            value = values[(row, col)] = cell_result(result, ctx)
+            return value
         finally:
             self._computing.discard(cell)
-        if f.array is None or ctx is None:
-            value = cell_result(result, ctx) if ctx is not None else result
-            values[(row, col)] = value
-            return value
-        return self._spill(f.array, result, ctx)
+            self._stack.pop()
 
     def _spill(self, area: Ref, result: Any, ctx: CellContext) -> Any:
         """Distribute an array formula's result over its range (#N/A where it runs short)."""

@@ -59,13 +59,3 @@ class WorkbookError(Exception):
 
 class FormulaSyntaxError(Exception):
     """A formula that does not follow Excel's grammar."""
-
-
-class CircularReferenceError(Exception):
-    """Cycles in a workbook without iterative calculation; ``cycles`` lists each cycle's cells."""
-
-    def __init__(self, cycles: list[list[str]]):
-        self.cycles = cycles
-        shown = "; ".join(" -> ".join(c) for c in cycles[:5])
-        more = f" (and {len(cycles) - 5} more)" if len(cycles) > 5 else ""
-        super().__init__(f"circular reference: {shown}{more}")

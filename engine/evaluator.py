@@ -103,11 +103,28 @@ def elementwise(fn: Callable[..., Any], *args: Any) -> Any:
 class CellContext:
     """What functions see while one cell is computed (registry.Context)."""
 
-    __slots__ = ("engine", "sheet", "row", "col", "array_mode")
+    __slots__ = ("engine", "sheet", "row", "col", "array_mode", "shape", "scope")
 
-    def __init__(self, engine: Evaluator, sheet: str, row: int, col: int, array_mode: bool):
+    def __init__(self, engine: Evaluator, sheet: str, row: int, col: int, array_mode: bool,
+                 shape: tuple[int, int] | None = None, scope: dict[str, Any] | None = None):
         self.engine = engine
         self.sheet, self.row, self.col, self.array_mode = sheet, row, col, array_mode
+        self.shape = shape  # (rows, columns) of the array formula's range
+        self.scope = scope  # names bound by LET and LAMBDA parameters (upper case)
+
+    def as_array(self) -> CellContext:
+        """This cell's context with array evaluation on (arguments of SUMPRODUCT and kin)."""
+        if self.array_mode:
+            return self
+        return CellContext(self.engine, self.sheet, self.row, self.col, True, self.shape,
+                           self.scope)
+
+    def bind(self, names: dict[str, Any]) -> CellContext:
+        """A context in which ``names`` (upper case) hold the given values (LET, LAMBDA)."""
+        scope = dict(self.scope or {})
+        scope.update(names)
+        return CellContext(self.engine, self.sheet, self.row, self.col, self.array_mode,
+                           self.shape, scope)
 
     def deref(self, ref: Ref) -> Array:
         return self.engine.read_area(ref)
@@ -134,6 +151,7 @@ class CellContext:
         self.engine.warn(f"{self.sheet}!{self.col}{self.row}: {message}")
 
     def is_formula(self, ref: Ref) -> bool:
+        """Whether the top-left cell of ``ref`` holds a formula (ISFORMULA)."""
         return (ref.sheet, ref.r1, ref.c1) in self.engine.workbook.formulas
 
     @property
@@ -158,7 +176,7 @@ class Evaluator:
         self.warnings: list[str] = []
         self._dispatch: dict[type, Callable[[Any, CellContext], Any]] = {
             Literal: lambda n, ctx: n.value,
-            RefNode: lambda n, ctx: n.ref,
+            RefNode: lambda n, ctx: n.at(ctx.row, ctx.col) or REF,
             BadRef: lambda n, ctx: n.error,
             Missing: lambda n, ctx: MISSING,
             ArrayLiteral: lambda n, ctx: Array([list(r) for r in n.rows]),
@@ -248,6 +266,10 @@ class Evaluator:
         return v
 
     def _name(self, node: Name, ctx: CellContext) -> Any:
+        if ctx.scope is not None and not node.explicit_sheet:
+            bound = ctx.scope.get(node.name)
+            if bound is not None:
+                return bound
         tree = self.name_tree(node.name, node.sheet, node.explicit_sheet)
         if tree is None:
             self.warn(f"unknown name {node.name}")
@@ -308,6 +330,15 @@ class Evaluator:
         for side in (left, right):
             if type(side) is XLError:
                 return side
+        if node.op == " " and MultiRef in (type(left), type(right)):
+            lefts = left.areas if type(left) is MultiRef else (left,)
+            rights = right.areas if type(right) is MultiRef else (right,)
+            if not all(type(a) is Ref for a in lefts + rights):
+                return VALUE
+            parts = [p for a in lefts for b in rights if (p := a.intersect(b)) is not None]
+            if not parts:
+                return NULL
+            return parts[0] if len(parts) == 1 else MultiRef(tuple(parts))
         if type(left) is not Ref or type(right) is not Ref:
             return VALUE
         if node.op == ":":
@@ -336,6 +367,8 @@ class Evaluator:
         if spec is None:
             self.warn(f"unsupported function {node.name}")
             return NAME
+        if spec.array_args:
+            ctx = ctx.as_array()
         args: list[Any] = []
         for i, arg in enumerate(node.args):
             kind = spec.kind_of(i)

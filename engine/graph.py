@@ -38,15 +38,16 @@ class DependencyGraph:
 
 
 def tree_references(tree: Any, name_tree: Callable[[str, str | None, bool], Any],
-                    _seen: set | None = None) -> tuple[list[Ref], bool]:
-    """Areas a tree reads (defined names followed) and whether it builds references at run time."""
-    refs: list[Ref] = []
+                    _seen: set | None = None) -> tuple[list[RefNode], bool]:
+    """References a tree reads (defined names followed) and whether it builds references at run
+    time. They are position-free: ``RefNode.at(row, col)`` places them."""
+    refs: list[RefNode] = []
     dynamic = False
     seen = _seen if _seen is not None else set()
     for node in walk(tree):
         t = type(node)
         if t is RefNode:
-            refs.append(node.ref)
+            refs.append(node)
         elif t is Name:
             key = (node.sheet, node.name)
             if key in seen:
@@ -68,6 +69,7 @@ def build_graph(workbook: Workbook, name_tree: Callable[[str, str | None, bool],
     precedents: dict[Cell, list[Cell]] = {}
     dynamic: set[Cell] = set()
     area_cache: dict[Ref, list[Cell]] = {}
+    tree_cache: dict[int, tuple[list[RefNode], bool]] = {}  # copies of a formula share a tree
     for cell, f in formulas.items():
         if f.array is not None and (f.sheet, f.array.r1, f.array.c1) != cell:
             precedents[cell] = [(f.sheet, f.array.r1, f.array.c1)]
@@ -75,11 +77,18 @@ def build_graph(workbook: Workbook, name_tree: Callable[[str, str | None, bool],
         if isinstance(f.node, Exception) or f.node is None:
             precedents[cell] = []
             continue
-        refs, is_dynamic = tree_references(f.node, name_tree)
+        found = tree_cache.get(id(f.node))
+        if found is None:
+            found = tree_cache[id(f.node)] = tree_references(f.node, name_tree)
+        templates, is_dynamic = found
         if is_dynamic:
             dynamic.add(cell)
         precs: list[Cell] = []
-        for ref in refs:
+        row, col = cell[1], cell[2]
+        for template in templates:
+            ref = template.at(row, col)
+            if ref is None:
+                continue
             if ref.is_cell:
                 key = (ref.sheet, ref.r1, ref.c1)
                 if key in formulas:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import XLError
-from engine.refs import Ref
+from engine.refs import MAX_COL, MAX_ROW, Ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +28,47 @@ class ArrayLiteral:
     rows: tuple[tuple[Any, ...], ...]
 
 
+ABS_R1, ABS_C1, ABS_R2, ABS_C2 = 1, 2, 4, 8
+
+
 @dataclass(frozen=True, slots=True)
 class RefNode:
-    """A cell or area reference, already resolved to its sheet."""
+    """A cell or area reference on a known sheet, stored as Excel's R1C1 form does.
 
-    ref: Ref
+    Coordinates with their bit set in ``fixed`` are absolute (``$`` anchors, and the open ends of
+    whole rows and columns); the others are offsets from the cell holding the formula. So copies
+    of one formula share one tree, however many cells hold them.
+    """
+
+    sheet: str
+    r1: int
+    c1: int
+    r2: int
+    c2: int
+    fixed: int
+
+    def at(self, row: int, col: int) -> Ref | None:
+        """The area this reference designates from cell (row, col); None when off the sheet."""
+        fixed = self.fixed
+        r1 = self.r1 if fixed & ABS_R1 else self.r1 + row
+        c1 = self.c1 if fixed & ABS_C1 else self.c1 + col
+        r2 = self.r2 if fixed & ABS_R2 else self.r2 + row
+        c2 = self.c2 if fixed & ABS_C2 else self.c2 + col
+        if r1 < 1 or c1 < 1 or r2 > MAX_ROW or c2 > MAX_COL:
+            return None
+        return Ref(self.sheet, r1, c1, r2, c2)
+
+    @classmethod
+    def absolute(cls, ref: Ref) -> RefNode:
+        return cls(ref.sheet, ref.r1, ref.c1, ref.r2, ref.c2, ABS_R1 | ABS_C1 | ABS_R2 | ABS_C2)
+
+    @classmethod
+    def relative_to(cls, ref: Ref, fixed: int, row: int, col: int) -> RefNode:
+        return cls(ref.sheet,
+                   ref.r1 if fixed & ABS_R1 else ref.r1 - row,
+                   ref.c1 if fixed & ABS_C1 else ref.c1 - col,
+                   ref.r2 if fixed & ABS_R2 else ref.r2 - row,
+                   ref.c2 if fixed & ABS_C2 else ref.c2 - col, fixed)
 
 
 @dataclass(frozen=True, slots=True)

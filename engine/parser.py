@@ -13,6 +13,8 @@ from typing import Any
 
 from engine.errors import REF, FormulaSyntaxError, XLError
 from engine.nodes import (
+    ABS_C1,
+    ABS_R1,
     ArrayLiteral,
     BadRef,
     Binary,
@@ -30,7 +32,8 @@ from engine.refs import MAX_COL, MAX_ROW, Ref, col_to_index
 # A resolver for structured references: (table or None, inside-brackets text, sheet, row, col)
 StructResolver = Callable[[str | None, str, str, int, int], "Ref | XLError"]
 
-_SHEET = r"(?:'(?:[^']|'')+'|[A-Za-z_\u00a0-\uffff][\w.\u00a0-\uffff]*(?::[A-Za-z_\u00a0-\uffff][\w.\u00a0-\uffff]*)?|\[\d+\][\w.\u00a0-\uffff]+)!"
+_WORD = r"[A-Za-z_\u00a0-\uffff][\w.\u00a0-\uffff]*"
+_SHEET = rf"(?:'(?:[^']|'')+'|{_WORD}(?::{_WORD})?|\[\d+\][\w.\u00a0-\uffff]+)!"
 _CELL = r"\$?[A-Za-z]{1,3}\$?\d{1,7}"
 _AREA = rf"{_CELL}(?::{_CELL})?|\$?[A-Za-z]{{1,3}}:\$?[A-Za-z]{{1,3}}|\$?\d{{1,7}}:\$?\d{{1,7}}"
 _ERRORS = r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!)"
@@ -164,32 +167,66 @@ def _unquote_sheet(text: str) -> str:
     return text
 
 
-def area_from_text(body: str, sheet: str) -> Ref | None:
-    """A Ref for ``A1``, ``$A$1:B2``, ``A:C`` or ``3:5`` on ``sheet``; None when out of range."""
-    body = body.replace("$", "")
+_PART_RE = re.compile(r"(\$?)([A-Za-z]{1,3})?(\$?)(\d{1,7})?$")
+_COLS: dict[str, int] = {}
+
+
+def _col(letters: str) -> int:
+    n = _COLS.get(letters)
+    if n is None:
+        n = _COLS[letters] = col_to_index(letters)
+    return n
+
+
+def area_from_text(body: str, sheet: str) -> tuple[Ref, int] | None:
+    """(Ref, fixed bits) for ``A1``, ``$A$1:B2``, ``A:C`` or ``3:5``; None when off the sheet."""
     first, _, last = body.partition(":")
-    last = last or first
-    if first.isdigit():
-        r1, r2 = int(first), int(last)
-        if not (1 <= r1 <= MAX_ROW and 1 <= r2 <= MAX_ROW):
-            return None
-        return Ref(sheet, min(r1, r2), 1, max(r1, r2), MAX_COL)
-    if first.isalpha():
-        c1, c2 = col_to_index(first), col_to_index(last)
-        if not (1 <= c1 <= MAX_COL and 1 <= c2 <= MAX_COL):
-            return None
-        return Ref(sheet, 1, min(c1, c2), MAX_ROW, max(c1, c2))
-    cells = []
-    for part in (first, last):
-        i = 0
-        while part[i].isalpha():
-            i += 1
-        col, row = col_to_index(part[:i]), int(part[i:])
+    corners = []
+    fixed = 0
+    for k, part in enumerate((first, last or first)):
+        m = _PART_RE.match(part)
+        dollar_c, letters, dollar_r, digits = m.groups()
+        if letters is None:  # a row: 3:5
+            dollar_r, dollar_c = dollar_c, ""
+            col, col_fixed = (1 if k == 0 else MAX_COL), True
+        else:
+            col, col_fixed = _col(letters), bool(dollar_c)
+        if digits is None:  # a column: A:C
+            row, row_fixed = (1 if k == 0 else MAX_ROW), True
+        else:
+            row, row_fixed = int(digits), bool(dollar_r)
         if not (1 <= row <= MAX_ROW and 1 <= col <= MAX_COL):
             return None
-        cells.append((row, col))
-    (r1, c1), (r2, c2) = cells
-    return Ref(sheet, min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2))
+        corners.append((row, col))
+        fixed |= ((ABS_R1 if row_fixed else 0) | (ABS_C1 if col_fixed else 0)) << (2 * k)
+    (r1, c1), (r2, c2) = corners
+    if r1 > r2 or c1 > c2:  # B2:A1 means A1:B2
+        r1, r2 = min(r1, r2), max(r1, r2)
+        c1, c2 = min(c1, c2), max(c1, c2)
+    return Ref(sheet, r1, c1, r2, c2), fixed
+
+
+# Cell references outside strings and quoted sheet names, for the copy-invariant shape of a
+# formula: two cells whose formulas have the same shape hold copies of one formula.
+_SHAPE_RE = re.compile(
+    r"""("(?:[^"]|"")*"|'(?:[^']|'')*')|(?<![\w.$])(\$?)([A-Za-z]{1,3})(\$?)(\d{1,7})(?![\w.(\[!])""")
+
+
+def shape_key(formula: str, row: int, col: int) -> str | None:
+    """The formula with relative references written as offsets (R1C1 style), or None when its
+    meaning depends on its position in other ways (structured references)."""
+    if "[" in formula:
+        return None
+
+    def sub(m: re.Match) -> str:
+        if m.group(1):
+            return m.group(1)
+        dc, letters, dr, digits = m.group(2, 3, 4, 5)
+        c = f"C{_col(letters)}" if dc else f"C[{_col(letters) - col}]"
+        r = f"R{digits}" if dr else f"R[{int(digits) - row}]"
+        return r + c
+
+    return _SHAPE_RE.sub(sub, formula)
 
 
 class Parser:
@@ -240,7 +277,7 @@ class Parser:
             if tok is None:
                 break
             if tok.kind == "op" and tok.text == "%":
-                if _PERCENT_BP < min_bp:
+                if min_bp > _PERCENT_BP:
                     break
                 self.i += 1
                 left = Percent(left)
@@ -302,10 +339,10 @@ class Parser:
         raise FormulaSyntaxError(f"unexpected {text!r} in {self.source!r}")
 
     def ref_node(self, body: str, sheet: str) -> Any:
-        ref = area_from_text(body, sheet)
-        if ref is None:
+        found = area_from_text(body, sheet)
+        if found is None:
             return BadRef(body, REF)
-        return RefNode(ref)
+        return RefNode.relative_to(found[0], found[1], self.row, self.col)
 
     def sheet_ref(self, sheet_text: str, body: str) -> Any:
         if sheet_text.startswith("[") or sheet_text.startswith("'["):
@@ -340,7 +377,7 @@ class Parser:
         ref = self.structured(table or None, spec, self.sheet, self.row, self.col)
         if isinstance(ref, XLError):
             return BadRef(text, ref)
-        return RefNode(ref)
+        return RefNode.absolute(ref)
 
     def call(self, name: str) -> Any:
         self.expect("open")
@@ -396,5 +433,5 @@ class Parser:
 def parse(formula: str, sheet: str = "Sheet1", row: int = 1, col: int = 1,
           structured: StructResolver | None = None,
           sheet_names: frozenset[str] | None = None) -> Any:
-    """Syntax tree of ``formula`` (with or without its ``=``) as written in ``sheet`` at (row, col)."""
+    """Syntax tree of ``formula`` (with or without ``=``) as written in ``sheet`` at (row, col)."""
     return Parser(sheet, row, col, structured, sheet_names).parse(formula)

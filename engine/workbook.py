@@ -54,6 +54,7 @@ class Workbook:
     warnings: list[str] = field(default_factory=list)
     _extent: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
     _by_column: dict[tuple[str, int], list[int]] | None = field(default=None, repr=False)
+    _by_row: dict[tuple[str, int], list[int]] | None = field(default=None, repr=False)
 
     def extent(self, sheet: str) -> tuple[int, int]:
         """(last row, last column) holding a value or formula; whole-column reads stop there."""
@@ -71,29 +72,40 @@ class Workbook:
             cached = self._extent[sheet] = (rows, cols)
         return cached
 
-    def formula_rows_by_column(self) -> dict[tuple[str, int], list[int]]:
-        """Sorted rows of formula cells per (sheet, column): finds the formulas inside a range."""
+    def _formula_index(self) -> tuple[dict[tuple[str, int], list[int]],
+                                      dict[tuple[str, int], list[int]]]:
+        """Sorted rows of formula cells per (sheet, column) and columns per (sheet, row)."""
         if self._by_column is None:
-            index: dict[tuple[str, int], list[int]] = {}
+            by_col: dict[tuple[str, int], list[int]] = {}
+            by_row: dict[tuple[str, int], list[int]] = {}
             for s, r, c in self.formulas:
-                index.setdefault((s, c), []).append(r)
-            for rows in index.values():
-                rows.sort()
-            self._by_column = index
-        return self._by_column
+                by_col.setdefault((s, c), []).append(r)
+                by_row.setdefault((s, r), []).append(c)
+            for lines in (by_col, by_row):
+                for positions in lines.values():
+                    positions.sort()
+            self._by_column, self._by_row = by_col, by_row
+        return self._by_column, self._by_row
 
     def formulas_in(self, ref: Ref) -> list[tuple[str, int, int]]:
-        """Formula cells inside ``ref``, without visiting its empty cells."""
-        index = self.formula_rows_by_column()
+        """Formula cells inside ``ref``, walking its shorter side, never its empty cells."""
+        by_col, by_row = self._formula_index()
         last_row, last_col = self.extent(ref.sheet)
-        out = []
-        for c in range(ref.c1, min(ref.c2, last_col) + 1):
-            rows = index.get((ref.sheet, c))
-            if not rows:
-                continue
-            lo = bisect.bisect_left(rows, ref.r1)
-            hi = bisect.bisect_right(rows, ref.r2)
-            out.extend((ref.sheet, r, c) for r in rows[lo:hi])
+        r2, c2 = min(ref.r2, last_row), min(ref.c2, last_col)
+        sheet = ref.sheet
+        out: list[tuple[str, int, int]] = []
+        if r2 - ref.r1 < c2 - ref.c1:
+            for r in range(ref.r1, r2 + 1):
+                cols = by_row.get((sheet, r))
+                if cols:
+                    lo, hi = bisect.bisect_left(cols, ref.c1), bisect.bisect_right(cols, c2)
+                    out.extend([(sheet, r, c) for c in cols[lo:hi]])
+        else:
+            for c in range(ref.c1, c2 + 1):
+                rows = by_col.get((sheet, c))
+                if rows:
+                    lo, hi = bisect.bisect_left(rows, ref.r1), bisect.bisect_right(rows, r2)
+                    out.extend([(sheet, r, c) for r in rows[lo:hi]])
         return out
 
     def sheet_values(self, sheet: str) -> dict[tuple[int, int], Any]:
@@ -102,7 +114,7 @@ class Workbook:
     def invalidate_layout(self) -> None:
         """Forget cached extents after cells were added."""
         self._extent.clear()
-        self._by_column = None
+        self._by_column = self._by_row = None
 
     def formula_keys(self) -> list[str]:
         return [cell_key(s, r, c) for s, r, c in self.formulas]

@@ -54,7 +54,8 @@ def make_predicate(criterion: Any) -> Callable[[Any], bool]:
     if t is XLError:
         return lambda v: v is criterion
     if criterion is BLANK:
-        return lambda v: v is BLANK or v == ""
+        # An empty criteria cell means 0, not "blank": COUNTIF(A1:A2, A1) is 0 when both are empty.
+        return make_predicate(0.0)
     text = str(criterion)
     op = next((o for o in _OPS if text.startswith(o)), "")
     operand = text[len(op):]
@@ -66,7 +67,7 @@ def _predicate(op: str, operand: str, bare: bool) -> Callable[[Any], bool]:
         if op == "=":
             return (lambda v: v is BLANK or v == "") if bare else (lambda v: v is BLANK)
         if op == "<>":
-            return lambda v: not (v is BLANK)
+            return lambda v: v is not BLANK
     number = parse_number(operand)
     upper = operand.upper()
     if number is not None:

@@ -81,6 +81,21 @@ class Context(Protocol):
 
     def warn(self, message: str) -> None: ...
 
+    def is_formula(self, ref: Ref) -> bool: ...
+
+    @property
+    def sheet_names(self) -> list[str]: ...
+
+
+# Functions whose arguments Excel evaluates as arrays even in an ordinary (non-CSE) formula:
+# ``SUMPRODUCT((A1:A9>5)*B1:B9)`` and ``LOOKUP(2,1/(A1:A9="x"),B1:B9)`` need no Ctrl+Shift+Enter.
+ARRAY_ARGUMENT_FUNCTIONS = frozenset({
+    "SUMPRODUCT", "LOOKUP", "MATCH", "XMATCH", "XLOOKUP", "INDEX", "MMULT", "MDETERM",
+    "MINVERSE", "TRANSPOSE", "FREQUENCY", "SUMX2MY2", "SUMX2PY2", "SUMXMY2", "TREND", "GROWTH",
+    "LINEST", "LOGEST", "CORREL", "PEARSON", "RSQ", "SLOPE", "INTERCEPT", "STEYX", "COVAR",
+    "COVARIANCE.P", "COVARIANCE.S", "FORECAST", "FORECAST.LINEAR", "PROB", "T.TEST", "TTEST",
+    "F.TEST", "FTEST", "CHISQ.TEST", "CHITEST", "SORT", "SORTBY", "FILTER", "UNIQUE",
+})
 
 _COERCE: dict[type, Callable[[Any], Any]] = {Num: to_number, Text: to_text, Bool: to_bool}
 _MISSING_AS: dict[type, Any] = {Num: 0.0, Text: "", Bool: False, Scalar: BLANK, Value: BLANK}
@@ -100,10 +115,12 @@ class FunctionSpec:
     volatile: bool = False
     min_args: int = 0
     lazy: bool = field(init=False)
+    array_args: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.lazy = Lazy in self.kinds or self.var_kind is Lazy
         self.min_args = sum(1 for d in self.defaults if d is inspect.Parameter.empty)
+        self.array_args = self.name in ARRAY_ARGUMENT_FUNCTIONS
 
     @property
     def max_args(self) -> float:
@@ -172,10 +189,8 @@ def _convert(kind: type, value: Any, ctx: Context) -> Any:
             return value
         if isinstance(value, MultiRef):
             return VALUE if kind in LIFTED else value
-        if kind in LIFTED and not ctx.array_mode:
-            value = ctx.intersect(value)
-        else:
-            value = ctx.deref(value)
+        scalar = kind in LIFTED and not ctx.array_mode
+        value = ctx.intersect(value) if scalar else ctx.deref(value)
     if value is MISSING and kind in _MISSING_AS:
         return _MISSING_AS[kind]
     return value
@@ -222,8 +237,14 @@ def _scalar_call(spec: FunctionSpec, kinds: list[type], args: list[Any], ctx: Co
 
 def _lifted_call(spec: FunctionSpec, kinds: list[type], args: list[Any], lifted: list[int],
                  ctx: Context) -> Array:
+    """Element-wise application. In an array formula the arguments are first stretched to the
+    formula's range, so cells past a short argument see #N/A (``{=ISNA(A1:A2)}`` over three
+    cells gives TRUE in the third), as Excel does."""
     nrows = max(args[i].nrows for i in lifted)
     ncols = max(args[i].ncols for i in lifted)
+    shape = getattr(ctx, "shape", None)
+    if ctx.array_mode and shape is not None:
+        nrows, ncols = max(nrows, shape[0]), max(ncols, shape[1])
     rows = []
     for r in range(nrows):
         row = []
@@ -231,7 +252,8 @@ def _lifted_call(spec: FunctionSpec, kinds: list[type], args: list[Any], lifted:
             element = list(args)
             for i in lifted:
                 element[i] = args[i].get(r, c)
-            row.append(_scalar_call(spec, kinds, element, ctx))
+            value = _scalar_call(spec, kinds, element, ctx)
+            row.append(value.top_left() if type(value) is Array else value)
         rows.append(row)
     return Array(rows)
 
