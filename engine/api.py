@@ -61,7 +61,7 @@ def evaluate_formula(formula: str, cells: dict[str, Any] | None = None, sheet: s
         row, col = parse_cell(at)
     else:
         row, col = 1, wb.extent(sheet)[1] + 1
-    node = parse(formula, sheet, row, col, make_resolver(wb.tables), frozenset(wb.sheets))
+    node = parse(formula, sheet, row, col, make_resolver(wb.tables), tuple(wb.sheets))
     ctx = CellContext(calc.evaluator, sheet, row, col, array)
     result = calc.evaluator.evaluate(node, ctx)
     if array:

@@ -6,9 +6,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import NAME, VALUE, FormulaSyntaxError
+from engine.errors import CALC, NAME, VALUE, FormulaSyntaxError
 from engine.evaluator import CellContext, Evaluator
 from engine.graph import Cell, DependencyGraph, build_graph
+from engine.lambdas import is_function_value
 from engine.parser import parse, shape_key
 from engine.refs import MultiRef, Ref, cell_key
 from engine.structured import make_resolver
@@ -19,7 +20,7 @@ from engine.workbook import Workbook
 def parse_formulas(workbook: Workbook) -> list[str]:
     """Parse each formula once; a formula the parser rejects keeps its exception as its tree."""
     resolver = make_resolver(workbook.tables)
-    sheet_names = frozenset(workbook.sheets)
+    sheet_names = tuple(workbook.sheets)
     problems = []
     # Models are mostly copied formulas: parse each shape once; its copies share the tree.
     shapes: dict[tuple[str, str], Any] = {}
@@ -55,6 +56,8 @@ def cell_result(result: Any, ctx: CellContext) -> Any:
         result = result.top_left()
     if result is BLANK or result is MISSING:
         return 0.0
+    if is_function_value(result):  # a LAMBDA left uncalled
+        return CALC
     return result
 
 
@@ -83,6 +86,7 @@ class Calculation:
         formulas = self.workbook.formulas
         values = self.workbook.values
         stalled = self._stalled
+        self.evaluator.reset_area_cache(False)
         for cycle in self.graph.cycles:
             if self.workbook.iterate:
                 self._iterate(cycle)
@@ -95,6 +99,7 @@ class Calculation:
         for cell in stalled:
             values[cell[0]][cell[1:]] = 0.0
         precedents = self.graph.precedents
+        self.evaluator.reset_area_cache(True)
         for cell in self.graph.order:
             if cell in stalled:
                 continue
@@ -175,7 +180,11 @@ class Calculation:
         for r in range(area.r1, area.r2 + 1):
             for c in range(area.c1, area.c2 + 1):
                 v = result.get(r - area.r1, c - area.c1) if type(result) is Array else result
-                values[(r, c)] = 0.0 if v is BLANK or v is MISSING else v
+                if v is BLANK or v is MISSING:
+                    v = 0.0
+                elif is_function_value(v):
+                    v = CALC
+                values[(r, c)] = v
         return values[(area.r1, area.c1)]
 
 

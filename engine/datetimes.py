@@ -133,9 +133,10 @@ def parse_date_text(text: str, today_year: int | None = None) -> int | None:
     m = _MDY_RE.match(s)
     if m:
         a, b, y = int(m.group(1)), int(m.group(2)), m.group(3)
-        if y is None:
-            return _serial_or_none(year_now, a, b)
-        return _serial_or_none(_year(y, year_now), a, b)
+        if a > 12 >= b:  # not month-first: read it day-first, as a d/m locale's Excel does
+            a, b = b, a
+        year = year_now if y is None else _year(y, year_now)
+        return _serial_or_none(year, a, b)
     m = _DMONY_RE.match(s)
     if m and m.group(2).lower() in _MONTHS:
         return _serial_or_none(_year(m.group(3), year_now), _MONTHS[m.group(2).lower()],

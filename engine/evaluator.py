@@ -14,11 +14,14 @@ from typing import Any
 from engine import functions as _functions  # noqa: F401  (registers the library)
 from engine.errors import DIV0, NAME, NULL, NUM, REF, VALUE, XLError
 from engine.functions.registry import Arr, Lazy, call, lookup
+from engine.lambdas import SPECIAL_FORMS as _LAMBDA_FORMS
+from engine.lambdas import call_named, invoke
 from engine.nodes import (
     ArrayLiteral,
     BadRef,
     Binary,
     Call,
+    Invoke,
     Literal,
     Missing,
     Name,
@@ -27,7 +30,7 @@ from engine.nodes import (
     Unary,
     Union,
 )
-from engine.refs import MultiRef, Ref
+from engine.refs import MAX_COL, MAX_ROW, MultiRef, Ref
 from engine.values import (
     BLANK,
     MISSING,
@@ -98,6 +101,10 @@ def elementwise(fn: Callable[..., Any], *args: Any) -> Any:
     ncols = max(a.ncols for a in arrays)
     return Array([[fn(*[a.get(r, c) if type(a) is Array else a for a in args])
                    for c in range(ncols)] for r in range(nrows)])
+
+
+AREA_CACHE_MIN_CELLS = 32  # smaller areas are cheaper to read again than to keep
+AREA_CACHE_MAX_CELLS = 20_000_000
 
 
 class CellContext:
@@ -174,6 +181,10 @@ class Evaluator:
         self._now_value: float | None = None
         self.name_trees: dict[tuple[str | None, str], Any] = {}
         self.warnings: list[str] = []
+        # Values of large areas, once read. Safe while cells only change before anything reads
+        # them (calculation order); the calculation switches it off (None) around cycles.
+        self.area_cache: dict[Ref, Array] | None = None
+        self._cached_cells = 0
         self._dispatch: dict[type, Callable[[Any, CellContext], Any]] = {
             Literal: lambda n, ctx: n.value,
             RefNode: lambda n, ctx: n.at(ctx.row, ctx.col) or REF,
@@ -186,6 +197,7 @@ class Evaluator:
             Binary: self._binary,
             Call: self._call,
             Union: self._union,
+            Invoke: lambda n, ctx: invoke(self, n, ctx),
         }
 
     # -- workbook access ---------------------------------------------------------------------
@@ -202,12 +214,33 @@ class Evaluator:
 
     def read_area(self, ref: Ref) -> Array:
         """Values of an area, clipped to the sheet's used extent (A:A is not a million cells)."""
-        last_row, last_col = self.workbook.extent(ref.sheet)
-        r2, c2 = min(ref.r2, max(last_row, ref.r1)), min(ref.c2, max(last_col, ref.c1))
-        if ref.r2 > last_row and ref.r1 > last_row:
-            r2 = ref.r1
-        if ref.c2 > last_col and ref.c1 > last_col:
-            c2 = ref.c1
+        cache = self.area_cache
+        if cache is not None:
+            hit = cache.get(ref)
+            if hit is not None:
+                return hit
+        area = self._read_area(ref)
+        size = area.nrows * area.ncols
+        if cache is not None and size >= AREA_CACHE_MIN_CELLS \
+                and self._cached_cells + size <= AREA_CACHE_MAX_CELLS:
+            cache[ref] = area
+            self._cached_cells += size
+        return area
+
+    def reset_area_cache(self, enabled: bool) -> None:
+        self.area_cache = {} if enabled else None
+        self._cached_cells = 0
+
+    def _read_area(self, ref: Ref) -> Array:
+        """Whole columns and rows stop at the sheet's used extent; other areas keep their shape
+        (COUNTBLANK(A1:C2) counts six cells)."""
+        r2, c2 = ref.r2, ref.c2
+        if r2 == MAX_ROW or c2 == MAX_COL:
+            last_row, last_col = self.workbook.extent(ref.sheet)
+            if r2 == MAX_ROW:
+                r2 = max(min(r2, last_row), ref.r1)
+            if c2 == MAX_COL:
+                c2 = max(min(c2, last_col), ref.c1)
         values = self.workbook.values.get(ref.sheet, {})
         formulas = self.workbook.formulas
         compute = self.compute_cell
@@ -288,7 +321,7 @@ class Evaluator:
             if text is not None:
                 try:
                     tree = parse(text, key[0] or self.workbook.sheets[0],
-                                 sheet_names=frozenset(self.workbook.sheets))
+                                 sheet_names=tuple(self.workbook.sheets))
                 except Exception:  # noqa: BLE001 - a broken name is #NAME?, reported below
                     self.warn(f"cannot read the definition of name {name}: {text}")
                     tree = Literal(NAME)
@@ -360,11 +393,14 @@ class Evaluator:
         return MultiRef(tuple(areas))
 
     def _call(self, node: Call, ctx: CellContext) -> Any:
-        special = _SPECIAL_FORMS.get(node.name)
+        special = SPECIAL_FORMS.get(node.name)
         if special is not None:
             return special(self, node, ctx)
         spec = lookup(node.name)
         if spec is None:
+            result = call_named(self, node, ctx)  # a LAMBDA in a defined or LET name
+            if result is not None:
+                return result
             self.warn(f"unsupported function {node.name}")
             return NAME
         if spec.array_args:
@@ -422,9 +458,10 @@ def _anchorarray(engine: Evaluator, node: Call, ctx: CellContext) -> Any:
     return cell.array
 
 
-_SPECIAL_FORMS: dict[str, Callable[[Evaluator, Call, CellContext], Any]] = {
+SPECIAL_FORMS: dict[str, Callable[[Evaluator, Call, CellContext], Any]] = {
     "SINGLE": _single,
     "ANCHORARRAY": _anchorarray,
+    **_LAMBDA_FORMS,
 }
 
-__all__ = ["CellContext", "Evaluator", "elementwise"]
+__all__ = ["SPECIAL_FORMS", "CellContext", "Evaluator", "elementwise"]

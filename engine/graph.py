@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.functions.registry import lookup
 from engine.nodes import Call, Name, RefNode, walk
 from engine.refs import Ref
 from engine.workbook import Workbook
@@ -58,8 +59,19 @@ def tree_references(tree: Any, name_tree: Callable[[str, str | None, bool], Any]
                 sub_refs, sub_dynamic = tree_references(sub, name_tree, seen)
                 refs.extend(sub_refs)
                 dynamic = dynamic or sub_dynamic
-        elif t is Call and node.name in DYNAMIC_FUNCTIONS:
-            dynamic = True
+        elif t is Call:
+            if node.name in DYNAMIC_FUNCTIONS:
+                dynamic = True
+            elif lookup(node.name) is None:  # a defined name holding a LAMBDA: read its body
+                key = (None, node.name)
+                if key in seen:
+                    continue
+                seen.add(key)
+                sub = name_tree(node.name, None, False)
+                if sub is not None:
+                    sub_refs, sub_dynamic = tree_references(sub, name_tree, seen)
+                    refs.extend(sub_refs)
+                    dynamic = dynamic or sub_dynamic
     return refs, dynamic
 
 

@@ -7,15 +7,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.calc import Calculation
+from engine.evaluator import SPECIAL_FORMS
 from engine.functions.registry import FUNCTIONS
 from engine.graph import DYNAMIC_FUNCTIONS
 from engine.nodes import BadRef, Call, walk
 from engine.refs import cell_key
 from engine.workbook import Workbook
 
-# Functions the evaluator handles itself rather than through the function table.
-_BUILTIN_FORMS = frozenset({"SINGLE", "ANCHORARRAY"})
 _VOLATILE_ALWAYS = DYNAMIC_FUNCTIONS | {"CELL", "INFO"}
+
+
+def is_known_function(name: str, workbook: Workbook) -> bool:
+    """Whether a call can be evaluated: a library function, a form the evaluator handles itself
+    (LET, LAMBDA, ...), or a defined name holding a LAMBDA."""
+    if name in FUNCTIONS or name in SPECIAL_FORMS:
+        return True
+    return any(key == name for _, key in workbook.names)
 
 
 @dataclass
@@ -67,7 +74,7 @@ def inspect_workbook(workbook: Workbook) -> InspectReport:
             if type(node) is Call:
                 counts[node.name] += 1
                 spec = FUNCTIONS.get(node.name)
-                if spec is None and node.name not in _BUILTIN_FORMS \
+                if not is_known_function(node.name, workbook) \
                         and key not in unsupported[node.name]:
                     unsupported[node.name].append(key)
                 if node.name in _VOLATILE_ALWAYS or (spec is not None and spec.volatile):

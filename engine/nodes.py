@@ -114,6 +114,14 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class Invoke:
+    """A call of an expression's value, ``LAMBDA(x,x+1)(2)``."""
+
+    target: Any
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Union:
     items: tuple[Any, ...]
 
@@ -134,3 +142,6 @@ def walk(node: Any):
             stack.extend(reversed(n.args))
         elif t is Union:
             stack.extend(reversed(n.items))
+        elif t is Invoke:
+            stack.extend(reversed(n.args))
+            stack.append(n.target)

@@ -19,6 +19,7 @@ from engine.nodes import (
     BadRef,
     Binary,
     Call,
+    Invoke,
     Literal,
     Missing,
     Name,
@@ -234,7 +235,7 @@ class Parser:
 
     def __init__(self, sheet: str, row: int = 1, col: int = 1,
                  structured: StructResolver | None = None,
-                 sheet_names: frozenset[str] | None = None):
+                 sheet_names: tuple[str, ...] | None = None):
         self.sheet, self.row, self.col = sheet, row, col
         self.structured = structured
         self.sheet_names = sheet_names
@@ -325,7 +326,10 @@ class Parser:
         if kind == "struct":
             return self.struct(text)
         if kind == "func":
-            return self.call(_strip_prefix(text))
+            node = self.call(_strip_prefix(text))
+            while self.peek() is not None and self.peek().kind == "open":  # LAMBDA(x,x)(1)
+                node = Invoke(node, self.call("").args)
+            return node
         if kind == "open":
             first = self.expr(0)
             items = [first]
@@ -432,6 +436,6 @@ class Parser:
 
 def parse(formula: str, sheet: str = "Sheet1", row: int = 1, col: int = 1,
           structured: StructResolver | None = None,
-          sheet_names: frozenset[str] | None = None) -> Any:
+          sheet_names: tuple[str, ...] | None = None) -> Any:
     """Syntax tree of ``formula`` (with or without ``=``) as written in ``sheet`` at (row, col)."""
     return Parser(sheet, row, col, structured, sheet_names).parse(formula)

@@ -60,7 +60,7 @@ def resolve_reference_text(engine: Any, text: str, sheet: str, row: int, col: in
             return REF
         return ref
     try:
-        node = parse(text, sheet, row, col, sheet_names=frozenset(engine.workbook.sheets))
+        node = parse(text, sheet, row, col, sheet_names=tuple(engine.workbook.sheets))
     except FormulaSyntaxError:
         return REF
     if type(node) not in (RefNode, Name, Binary, Union, BadRef):

@@ -49,10 +49,21 @@ MISSING = _Missing()
 class Array:
     """A rectangular block of scalars (an array constant, a dereferenced range, a result)."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("rows", "_memo")
 
     def __init__(self, rows: list[list[Any]]):
         self.rows = rows
+        self._memo: dict[Any, Any] | None = None
+
+    def memoized(self, key: Any, build: Callable[[], Any]) -> Any:
+        """Data derived from this array (a lookup column, an index), built once. Arrays are
+        never changed in place, and a range read once is shared by every formula reading it."""
+        memo = self._memo
+        if memo is None:
+            memo = self._memo = {}
+        if key not in memo:
+            memo[key] = build()
+        return memo[key]
 
     @classmethod
     def column(cls, values: list[Any]) -> Array:

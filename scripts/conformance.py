@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine.api import evaluate_workbook  # noqa: E402
 from engine.datetimes import datetime_to_serial  # noqa: E402
 from engine.errors import XLError  # noqa: E402
+from engine.evaluator import SPECIAL_FORMS  # noqa: E402
 from engine.functions.registry import FUNCTIONS  # noqa: E402
 from engine.loader import load_workbook  # noqa: E402
 from engine.nodes import Call, walk  # noqa: E402
@@ -89,7 +90,8 @@ def measure(path: Path) -> dict[str, Any]:
             per_function[name][1] += 1
         if not ok:
             failures.append((key, f.text, results[key], value))
-    return {"path": str(path), "sheets": dict(per_sheet), "functions": dict(per_function),
+    return {"path": str(path), "names": {name for _, name in wb.names},
+            "sheets": dict(per_sheet), "functions": dict(per_function),
             "failures": failures, "warnings": warnings, "seconds": elapsed}
 
 
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     total_ok = total = 0
     functions: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     reports = []
+    lambda_names: set[str] = set()
     for path in _files(args.paths):
         try:
             rep = measure(path)
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: could not be evaluated: {exc}")
             continue
         reports.append(rep)
+        lambda_names.update(rep["names"])
         ok = sum(v[0] for v in rep["sheets"].values())
         n = sum(v[1] for v in rep["sheets"].values())
         total_ok, total = total_ok + ok, total + n
@@ -135,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    FAIL {key} {text} -> {ours!r}, Excel {theirs!r}")
     print(f"TOTAL: {_rate(total_ok, total)}")
     missing = sorted(name for name in functions if name not in FUNCTIONS
-                     and name not in ("SINGLE", "ANCHORARRAY"))
+                     and name not in SPECIAL_FORMS and name not in lambda_names)
     print(f"functions not implemented ({len(missing)}): {', '.join(missing)}")
     if args.by_function:
         for name, (fok, fn) in sorted(functions.items(), key=lambda kv: kv[1][0] / kv[1][1]):
             print(f"  {name}: {_rate(fok, fn)}")
     if args.json:
         Path(args.json).write_text(json.dumps(
-            [{k: v for k, v in r.items() if k != "failures"} | {
+            [{k: v for k, v in r.items() if k not in ("failures", "names")} | {
                 "failures": [[k, t, repr(o), repr(e)] for k, t, o, e in r["failures"]]}
              for r in reports], indent=1))
     return 0

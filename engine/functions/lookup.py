@@ -9,6 +9,7 @@ as in the Excel build that produced the oracle workbooks.
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Callable, Sequence
 from functools import cmp_to_key
@@ -83,12 +84,17 @@ def _count(value: Any) -> int | None | XLError:
 
 
 def _vector(arr: Array) -> list[Any] | None:
-    """The cells of a one-row or one-column array, else None."""
+    """The cells of a one-row or one-column array, else None. Shared: do not modify."""
     if arr.nrows == 1:
-        return list(arr.rows[0])
+        return arr.rows[0]
     if arr.ncols == 1:
-        return [row[0] for row in arr.rows]
+        return _column(arr, 0)
     return None
+
+
+def _column(arr: Array, k: int) -> list[Any]:
+    """Column ``k`` of an array, built once per array. Shared: do not modify."""
+    return arr.memoized(("column", k), lambda: [row[k] for row in arr.rows])
 
 
 def _collapse(value: Any, ctx: Context) -> Any:
@@ -134,8 +140,50 @@ def _target(value: Any) -> Any:
     return 0.0 if value is BLANK or value is MISSING else value
 
 
-def _equals(item: Any, target: Any) -> bool:
-    return _rank(item) == _rank(target) and compare(item, target) == 0
+def _exact_key(v: Any) -> Any:
+    """What exact matching compares: type class and value, text without case."""
+    t = type(v)
+    if t is str:
+        return 1, v.lower()
+    if t is bool:
+        return 2, v
+    if t is float or t is int:
+        return 0, float(v)
+    return None
+
+
+def _build_index(items: Sequence[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+    """First and last position of each distinct value."""
+    first: dict[Any, int] = {}
+    last: dict[Any, int] = {}
+    for i, v in enumerate(items):
+        key = _exact_key(v)
+        if key is not None:
+            first.setdefault(key, i)
+            last[key] = i
+    return first, last
+
+
+# Exact-match indexes of recently searched vectors, keyed by the vector's identity (the entry
+# keeps the vector alive, so the identity cannot be reused). Vectors from one range are shared
+# (``_vector``), so a thousand VLOOKUPs into one table build one index.
+_INDEXES: collections.OrderedDict[int, tuple[Sequence[Any], tuple[dict, dict]]] = \
+    collections.OrderedDict()
+_INDEX_SLOTS = 64
+_INDEX_MIN_ITEMS = 16
+
+
+def _indexed_position(items: Sequence[Any], key: Any, reverse: bool) -> int | None:
+    entry = _INDEXES.get(id(items))
+    if entry is None or entry[0] is not items:
+        entry = (items, _build_index(items))
+        _INDEXES[id(items)] = entry
+        if len(_INDEXES) > _INDEX_SLOTS:
+            _INDEXES.popitem(last=False)
+    else:
+        _INDEXES.move_to_end(id(items))
+    first, last = entry[1]
+    return (last if reverse else first).get(key)
 
 
 def find_exact(items: Sequence[Any], target: Any, wildcards: bool = True,
@@ -146,7 +194,12 @@ def find_exact(items: Sequence[Any], target: Any, wildcards: bool = True,
     if wildcards and type(target) is str and has_wildcards(target):
         rx = wildcard_regex(target)
         return next((i for i in order if type(items[i]) is str and rx.fullmatch(items[i])), None)
-    return next((i for i in order if _equals(items[i], target)), None)
+    key = _exact_key(target)
+    if key is None:
+        return None
+    if len(items) >= _INDEX_MIN_ITEMS:
+        return _indexed_position(items, key, reverse)
+    return next((i for i in order if _exact_key(items[i]) == key), None)
 
 
 def find_sorted(items: Sequence[Any], target: Any) -> int | None:
@@ -315,19 +368,19 @@ def _table_lookup(value: Any, table: Any, index: Any, approximate: bool,
     arr = _grid(table)
     if type(arr) is XLError:
         return arr
-    if rows:
-        arr = arr.transpose()
     k = _int(index.top_left() if type(index) is Array else index)
     if type(k) is XLError:
         return k
     if k < 1:
         return VALUE
-    if k > arr.nrows:
+    if k > (arr.ncols if rows else arr.nrows):
         return REF
     target = _target(value)
-    keys = arr.rows[0]
+    keys = _column(arr, 0) if rows else arr.rows[0]
     pos = find_sorted(keys, target) if approximate else find_exact(keys, target)
-    return NA if pos is None else arr.rows[k - 1][pos]
+    if pos is None:
+        return NA
+    return arr.rows[pos][k - 1] if rows else arr.rows[k - 1][pos]
 
 
 @excel_function("VLOOKUP")
