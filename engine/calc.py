@@ -131,7 +131,11 @@ class Calculation:
         """A formula read before its turn (through OFFSET/INDIRECT): compute it now."""
         cell = (sheet, row, col)
         if cell in self._computing:
-            self._stalled.update(self._stack[self._stack.index(cell):])
+            loop = self._stack[self._stack.index(cell):]
+            self._stalled.update(loop)
+            if not self._cyclic.issuperset(loop):  # a loop only OFFSET/INDIRECT reveal
+                self.evaluator.warn("circular reference: "
+                                    + " -> ".join(cell_key(*c) for c in loop))
             return 0.0
         return self.compute(cell)
 
@@ -164,7 +168,7 @@ class Calculation:
             result = self.evaluator.evaluate(f.node, ctx)
             if f.array is not None:
                 return self._spill(f.array, result, ctx)
-            value = values[(row, col)] = cell_result(result, ctx)
+            value = values[(row, col)] = 0.0 if cell in self._stalled else cell_result(result, ctx)
             return value
         finally:
             self._computing.discard(cell)

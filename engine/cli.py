@@ -123,3 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_WORKBOOK
+    except OSError as exc:
+        print(f"error: cannot open {args.book} ({exc.strerror or exc}).", file=sys.stderr)
+        return EXIT_BAD_WORKBOOK

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine import functions as _functions  # noqa: F401  (registers the library)
 from engine.errors import DIV0, NAME, NULL, NUM, REF, VALUE, XLError
+from engine.functions.grouping import SPECIAL_FORMS as _GROUPING_FORMS
 from engine.functions.registry import Arr, Lazy, call, lookup
 from engine.lambdas import SPECIAL_FORMS as _LAMBDA_FORMS
 from engine.lambdas import call_named, invoke
@@ -462,6 +463,7 @@ SPECIAL_FORMS: dict[str, Callable[[Evaluator, Call, CellContext], Any]] = {
     "SINGLE": _single,
     "ANCHORARRAY": _anchorarray,
     **_LAMBDA_FORMS,
+    **_GROUPING_FORMS,
 }
 
 __all__ = ["SPECIAL_FORMS", "CellContext", "Evaluator", "elementwise"]

@@ -13,8 +13,12 @@ import warnings
 import zipfile
 from typing import Any
 
-import openpyxl
+from openpyxl.cell.text import Text
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 
 from engine.api import constant
 from engine.errors import WorkbookError, XLError
@@ -31,13 +35,49 @@ def load_workbook(source: str | os.PathLike | bytes, limits: Limits | None = Non
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops
-            book = openpyxl.load_workbook(stream, data_only=False, keep_vba=False,
-                                          keep_links=True, rich_text=False)
+            book = _read(stream)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
         raise WorkbookError(f"The workbook could not be read ({exc}); it may be damaged: "
                             "open and save it again in Excel.") from exc
     name = filename or (os.fspath(source) if not isinstance(source, bytes) else "upload.xlsx")
     return _convert(book, report, os.path.basename(str(name)))
+
+
+class _RawReader(ExcelReader):
+    """openpyxl's reader, keeping cell contents as the file stores them: numbers in date formats
+    stay serial numbers (openpyxl would turn serial 60, Excel's 1900-02-29, into 59 and round
+    fractions to the millisecond), and shared strings keep their ``_xHHHH_`` escapes for
+    :func:`_unescape` to decode exactly once (openpyxl half-decodes ``_x005F_``)."""
+
+    def read_strings(self) -> None:
+        ct = self.package.find(SHARED_STRINGS)
+        if ct is None:
+            return
+        tag = f"{{{SHEET_MAIN_NS}}}si"
+        with self.archive.open(ct.PartName[1:]) as src:
+            for _, node in iterparse(src):
+                if node.tag == tag:
+                    self.shared_strings.append(Text.from_tree(node).content)
+                    node.clear()
+
+    def read(self) -> None:
+        self.read_manifest()
+        self.read_strings()
+        self.read_workbook()
+        self.read_properties()
+        self.read_theme()
+        apply_stylesheet(self.archive, self.wb)
+        self.wb._date_formats = set()
+        self.read_worksheets()
+        self.parser.assign_names()
+        self.archive.close()
+
+
+def _read(stream: Any) -> Any:
+    reader = _RawReader(stream, read_only=False, keep_vba=False, data_only=False,
+                        keep_links=True, rich_text=False)
+    reader.read()
+    return reader.wb
 
 
 def _convert(book: Any, report: PackageReport, name: str) -> Workbook:

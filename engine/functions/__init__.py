@@ -5,6 +5,7 @@ from engine.functions import (  # noqa: F401  (imported for their registrations)
     distributions,
     engineering,
     financial,
+    grouping,
     info,
     logic,
     lookup,

@@ -11,12 +11,13 @@ import cmath
 import math
 import re
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from engine.errors import DIV0, NA, NUM, VALUE, XLError
 from engine.functions.math import atp_function
 from engine.functions.registry import Arr, Num, Scalar, Text, excel_function
-from engine.values import BLANK, MISSING, Array, format_general
+from engine.values import BLANK, MISSING, Array, format_general, to_number
 
 # --- CONVERT ----------------------------------------------------------------------------------
 
@@ -209,10 +210,12 @@ def _parse_based(value: Any, radix: int) -> int | XLError:
     if type(value) is bool:
         return VALUE
     text = format_general(value) if type(value) is float else value
+    if not text:
+        return 0  # an empty text (="") reads as zero, like a blank cell
     if len(text) > 10:
         return NUM
     try:
-        n = int(text, radix) if text else 0
+        n = int(text, radix)
     except ValueError:
         return NUM
     if text.strip() != text or not text.isalnum():
@@ -221,9 +224,18 @@ def _parse_based(value: Any, radix: int) -> int | XLError:
     return n - (1 << bits) if n >= 1 << (bits - 1) else n
 
 
-def _format_based(n: int, radix: int, places: Any) -> str | XLError:
-    """``n`` in ``radix``: negative numbers as 10 two's-complement digits (``places`` is then
-    ignored), others padded to ``places`` digits (#NUM! when they do not fit)."""
+def _places(places: Any) -> int | None | XLError:
+    """The optional digit count, checked before the number itself: outside 1..10 it is #NUM!
+    even when the number is invalid or negative (``DEC2BIN("E",0)``, ``DEC2BIN(-1,0)``)."""
+    if places is MISSING or places is None:
+        return None
+    width = int(places)
+    return width if 1 <= width <= 10 else NUM
+
+
+def _format_based(n: int, radix: int, width: int | None) -> str | XLError:
+    """``n`` in ``radix``: negative numbers as 10 two's-complement digits (whatever the width),
+    others padded to ``width`` digits (#NUM! when they do not fit)."""
     bits = _BASES[radix]
     if not -(1 << (bits - 1)) <= n < 1 << (bits - 1):
         return NUM
@@ -231,12 +243,15 @@ def _format_based(n: int, radix: int, places: Any) -> str | XLError:
     if n < 0:
         return format(n + (1 << bits), digits)
     text = format(n, digits)
-    if places is MISSING or places is None:
+    if width is None:
         return text
-    width = int(places)
-    if width <= 0 or width > 10 or width < len(text):
-        return NUM
-    return text.rjust(width, "0")
+    return NUM if width < len(text) else text.rjust(width, "0")
+
+
+def _decimal(number: Any) -> int | XLError:
+    """A DEC2X number: coerced as a number, a logical is #VALUE! (as with every ATP function)."""
+    n = VALUE if type(number) is bool else to_number(number)
+    return n if type(n) is XLError else int(n)
 
 
 def _base_function(name: str, source: int | None, target: int | None) -> None:
@@ -245,13 +260,15 @@ def _base_function(name: str, source: int | None, target: int | None) -> None:
         def impl(number: Scalar):
             n = _parse_based(number, source)
             return n if type(n) is XLError else float(n)
-    elif source is None:
-        def impl(number: Num, places: Num = None):  # type: ignore[assignment]
-            return _format_based(int(number), target, places)
     else:
-        def impl(number: Scalar, places: Num = None):  # type: ignore[assignment]
-            n = _parse_based(number, source)
-            return n if type(n) is XLError else _format_based(n, target, places)
+        read = _decimal if source is None else partial(_parse_based, radix=source)
+
+        def impl(number: Scalar, places: Num = None):  # type: ignore[misc]
+            width = _places(places)
+            if type(width) is XLError:
+                return width
+            n = read(number)
+            return n if type(n) is XLError else _format_based(n, target, width)
     impl.__name__ = impl.__qualname__ = name.lower()
     atp_function(name)(impl)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.errors import ERROR_TYPE_NUMBERS, NA, VALUE
 from engine.functions.registry import Arr, Context, RefArg, Value, excel_function
+from engine.lambdas import is_function_value
 from engine.refs import MultiRef, Ref
 from engine.values import BLANK, Array, XLError, is_number, parse_number
 
@@ -107,6 +108,8 @@ def t(value: Arr):
 
 
 def _type_code(v: Any) -> int:
+    if is_function_value(v):
+        return 128  # a LAMBDA or an eta-reduced built-in (``_xleta.SUM``), as the oracle shows
     if type(v) is Array:
         return 64
     if type(v) is XLError:

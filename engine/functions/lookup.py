@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import math
+import re
 from collections.abc import Callable, Sequence
 from functools import cmp_to_key
 from typing import Any
@@ -140,11 +141,12 @@ def _target(value: Any) -> Any:
     return 0.0 if value is BLANK or value is MISSING else value
 
 
-def _exact_key(v: Any) -> Any:
-    """What exact matching compares: type class and value, text without case."""
+def _exact_key(v: Any, fold: bool = False) -> Any:
+    """What exact matching compares: type class and value, text without case (``fold``: with
+    Unicode case folding, under which XMATCH finds "ss" for "ß" while MATCH does not)."""
     t = type(v)
     if t is str:
-        return 1, v.lower()
+        return 1, v.casefold() if fold else v.lower()
     if t is bool:
         return 2, v
     if t is float or t is int:
@@ -152,12 +154,12 @@ def _exact_key(v: Any) -> Any:
     return None
 
 
-def _build_index(items: Sequence[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+def _build_index(items: Sequence[Any], fold: bool) -> tuple[dict[Any, int], dict[Any, int]]:
     """First and last position of each distinct value."""
     first: dict[Any, int] = {}
     last: dict[Any, int] = {}
     for i, v in enumerate(items):
-        key = _exact_key(v)
+        key = _exact_key(v, fold)
         if key is not None:
             first.setdefault(key, i)
             last[key] = i
@@ -167,39 +169,40 @@ def _build_index(items: Sequence[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
 # Exact-match indexes of recently searched vectors, keyed by the vector's identity (the entry
 # keeps the vector alive, so the identity cannot be reused). Vectors from one range are shared
 # (``_vector``), so a thousand VLOOKUPs into one table build one index.
-_INDEXES: collections.OrderedDict[int, tuple[Sequence[Any], tuple[dict, dict]]] = \
+_INDEXES: collections.OrderedDict[tuple[int, bool], tuple[Sequence[Any], tuple[dict, dict]]] = \
     collections.OrderedDict()
 _INDEX_SLOTS = 64
 _INDEX_MIN_ITEMS = 16
 
 
-def _indexed_position(items: Sequence[Any], key: Any, reverse: bool) -> int | None:
-    entry = _INDEXES.get(id(items))
+def _indexed_position(items: Sequence[Any], key: Any, reverse: bool, fold: bool) -> int | None:
+    slot = (id(items), fold)
+    entry = _INDEXES.get(slot)
     if entry is None or entry[0] is not items:
-        entry = (items, _build_index(items))
-        _INDEXES[id(items)] = entry
+        entry = (items, _build_index(items, fold))
+        _INDEXES[slot] = entry
         if len(_INDEXES) > _INDEX_SLOTS:
             _INDEXES.popitem(last=False)
     else:
-        _INDEXES.move_to_end(id(items))
+        _INDEXES.move_to_end(slot)
     first, last = entry[1]
     return (last if reverse else first).get(key)
 
 
 def find_exact(items: Sequence[Any], target: Any, wildcards: bool = True,
-               reverse: bool = False) -> int | None:
-    """First (or last) position equal to ``target``; text compares case-insensitively and,
-    with ``wildcards``, honours ``*``, ``?`` and ``~``."""
+               reverse: bool = False, fold: bool = False) -> int | None:
+    """First (or last) position equal to ``target``; text compares case-insensitively (with
+    ``fold``, under Unicode case folding) and, with ``wildcards``, honours ``*``, ``?``, ``~``."""
     order = range(len(items) - 1, -1, -1) if reverse else range(len(items))
     if wildcards and type(target) is str and has_wildcards(target):
         rx = wildcard_regex(target)
         return next((i for i in order if type(items[i]) is str and rx.fullmatch(items[i])), None)
-    key = _exact_key(target)
+    key = _exact_key(target, fold)
     if key is None:
         return None
     if len(items) >= _INDEX_MIN_ITEMS:
-        return _indexed_position(items, key, reverse)
-    return next((i for i in order if _exact_key(items[i]) == key), None)
+        return _indexed_position(items, key, reverse, fold)
+    return next((i for i in order if _exact_key(items[i], fold) == key), None)
 
 
 def find_sorted(items: Sequence[Any], target: Any) -> int | None:
@@ -262,6 +265,8 @@ def _xorder(item: Any, target: Any) -> int:
         return -1 if _rank(item) is not None else 1
     if _rank(item) is None:
         return 1
+    if type(item) is str and type(target) is str:
+        return compare(item.casefold(), target.casefold())
     return compare(item, target)
 
 
@@ -300,20 +305,35 @@ def _binary_nearest(items: Sequence[Any], target: Any, mode: int,
     return best
 
 
+def _regex_position(items: Sequence[Any], target: Any, reverse: bool) -> int | None | XLError:
+    """XMATCH mode 3: the first text cell the pattern matches a part of (case-sensitive, as
+    REGEXTEST); a lookup value that is no text, or no valid pattern, is #VALUE!."""
+    if type(target) is not str:
+        return VALUE
+    try:
+        rx = re.compile(target)
+    except re.error:
+        return VALUE
+    order = range(len(items) - 1, -1, -1) if reverse else range(len(items))
+    return next((i for i in order if type(items[i]) is str and rx.search(items[i])), None)
+
+
 def xsearch(items: Sequence[Any], target: Any, match_mode: int, search_mode: int) -> Any:
     """Position for XMATCH/XLOOKUP, None when not found, or #VALUE! for bad modes."""
-    if match_mode not in (0, -1, 1, 2) or search_mode not in (1, -1, 2, -2):
+    if match_mode not in (0, -1, 1, 2, 3) or search_mode not in (1, -1, 2, -2):
         return VALUE
     target = BLANK if target is MISSING else target
     reverse = search_mode == -1
+    if match_mode >= 2 and abs(search_mode) == 2:
+        return VALUE
+    if match_mode == 3:
+        return _regex_position(items, target, reverse)
     if match_mode == 2:
-        if abs(search_mode) == 2:
-            return VALUE
         return find_exact(items, target, wildcards=True, reverse=reverse)
     if abs(search_mode) == 2:
         return _binary_nearest(items, target, match_mode, search_mode == -2)
     if match_mode == 0:
-        return find_exact(items, target, wildcards=False, reverse=reverse)
+        return find_exact(items, target, wildcards=False, reverse=reverse, fold=True)
     return _linear_nearest(items, target, match_mode, reverse)
 
 
@@ -396,7 +416,8 @@ def hlookup(lookup_value: Scalar, table_array: Arr, row_index_num: Arr,
 
 
 def _modes(match_mode: float, search_mode: float) -> tuple[int, int]:
-    return math.trunc(match_mode), math.trunc(search_mode)
+    """The oracle reads search_mode -1.1 as -2: it is rounded down, not truncated."""
+    return math.trunc(match_mode), math.floor(search_mode)
 
 
 @excel_function("XMATCH")
@@ -1005,7 +1026,8 @@ def filter_(array: Arr, include: Arr, if_empty: Arr = None):
     kept = [list(line) for line, k in zip(lines, keep, strict=True) if k]
     if not kept:
         # the oracle's Excel answers #VALUE! for an empty result (newer builds say #CALC!)
-        return VALUE if if_empty in (None, MISSING) else _pad(if_empty)
+        # if_empty is returned whole: an array spills (the oracle's FILTER(..., J20:J21))
+        return VALUE if if_empty in (None, MISSING) else if_empty
     out = Array(kept)
     return out.transpose() if by_col else out
 

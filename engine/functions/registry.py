@@ -97,6 +97,9 @@ ARRAY_ARGUMENT_FUNCTIONS = frozenset({
     "F.TEST", "FTEST", "CHISQ.TEST", "CHITEST", "SORT", "SORTBY", "FILTER", "UNIQUE",
 })
 
+STRETCHED = frozenset({"ISBLANK", "ISERR", "ISERROR", "ISLOGICAL", "ISNA", "ISNONTEXT",
+                       "ISNUMBER", "ISTEXT", "ISREF", "ISFORMULA", "N", "T"})
+
 _COERCE: dict[type, Callable[[Any], Any]] = {Num: to_number, Text: to_text, Bool: to_bool}
 _MISSING_AS: dict[type, Any] = {Num: 0.0, Text: "", Bool: False, Scalar: BLANK, Value: BLANK}
 LIFTED = (Num, Text, Bool, Scalar, Value)
@@ -189,7 +192,7 @@ def _convert(kind: type, value: Any, ctx: Context) -> Any:
             return value
         if isinstance(value, MultiRef):
             return VALUE if kind in LIFTED else value
-        scalar = kind in LIFTED and not ctx.array_mode
+        scalar = kind in LIFTED and (not ctx.array_mode or value.is_cell)
         value = ctx.intersect(value) if scalar else ctx.deref(value)
     if value is MISSING and kind in _MISSING_AS:
         return _MISSING_AS[kind]
@@ -237,13 +240,14 @@ def _scalar_call(spec: FunctionSpec, kinds: list[type], args: list[Any], ctx: Co
 
 def _lifted_call(spec: FunctionSpec, kinds: list[type], args: list[Any], lifted: list[int],
                  ctx: Context) -> Array:
-    """Element-wise application. In an array formula the arguments are first stretched to the
-    formula's range, so cells past a short argument see #N/A (``{=ISNA(A1:A2)}`` over three
-    cells gives TRUE in the third), as Excel does."""
+    """Element-wise application. For the IS functions, N and T in an array formula the arguments
+    are first stretched to the formula's range, so cells past a short argument see #N/A
+    (``{=ISNA(A1:A2)}`` over three cells gives TRUE in the third), as Excel does; other results
+    run short and the spill pads them with #N/A."""
     nrows = max(args[i].nrows for i in lifted)
     ncols = max(args[i].ncols for i in lifted)
     shape = getattr(ctx, "shape", None)
-    if ctx.array_mode and shape is not None:
+    if ctx.array_mode and shape is not None and spec.name in STRETCHED:
         nrows, ncols = max(nrows, shape[0]), max(ncols, shape[1])
     rows = []
     for r in range(nrows):

@@ -719,14 +719,18 @@ def _use_const(const: Any) -> bool | XLError:
     return VALUE if type(flag) is XLError else bool(flag)
 
 
-def _predict(known_ys: Any, known_xs: Any, new_xs: Any, const: Any, log: bool) -> Any:
+def _responses(known_ys: Any, log: bool) -> np.ndarray | XLError:
+    """known_ys as a matrix, as ln(y) for the exponential fits (GROWTH, LOGEST: y > 0)."""
     ys = _matrix(known_ys)
+    if type(ys) is XLError or not log:
+        return ys
+    return NUM if (ys <= 0).any() else np.log(ys)
+
+
+def _predict(known_ys: Any, known_xs: Any, new_xs: Any, const: Any, log: bool) -> Any:
+    ys = _responses(known_ys, log)
     if type(ys) is XLError:
         return ys
-    if log:
-        if (ys <= 0).any():
-            return NUM
-        ys = np.log(ys)
     x = _design(ys, known_xs)
     if type(x) is XLError:
         return x
@@ -772,7 +776,19 @@ def linest(known_ys: Arr, known_xs: Arr = MISSING, const: Arr = MISSING,
            stats: Arr = MISSING) -> Any:
     """Coefficients in Excel's order (last variable first, intercept last), plus the
     regression statistics rows when ``stats`` is TRUE."""
-    ys = _matrix(known_ys)
+    return _regression(known_ys, known_xs, const, stats, log=False)
+
+
+@excel_function("LOGEST")
+def logest(known_ys: Arr, known_xs: Arr = MISSING, const: Arr = MISSING,
+           stats: Arr = MISSING) -> Any:
+    """y = b*m1^x1*...: LINEST on ln(y) with the coefficients exponentiated; the statistics
+    rows are those of the linear fit of ln(y), as Excel documents."""
+    return _regression(known_ys, known_xs, const, stats, log=True)
+
+
+def _regression(known_ys: Any, known_xs: Any, const: Any, stats: Any, log: bool) -> Any:
+    ys = _responses(known_ys, log)
     if type(ys) is XLError:
         return ys
     x = _design(ys, known_xs)
@@ -783,7 +799,8 @@ def linest(known_ys: Arr, known_xs: Arr = MISSING, const: Arr = MISSING,
         return use_const
     coef = _fit(ys, x, use_const)
     k = x.shape[1]
-    top = [float(c) for c in coef[:-1][::-1]] + [float(coef[-1])]
+    top_coef = np.exp(coef) if log else coef
+    top = [finite(float(c)) for c in top_coef[:-1][::-1]] + [finite(float(top_coef[-1]))]
     if stats is MISSING or not to_number(stats):
         return Array([top])
     return Array([top] + _linest_stats(ys.reshape(-1), x, coef, k, use_const))

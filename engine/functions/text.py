@@ -147,6 +147,8 @@ def search(find_text: Text, within_text: Text, start_num: Num = 1.0):
 def substitute(text: Text, old_text: Text, new_text: Text, instance_num: Scalar = MISSING):
     if instance_num is MISSING:
         return text if not old_text else _limit(text.replace(old_text, new_text))
+    if type(instance_num) is bool:
+        return VALUE  # the oracle: TRUE from a range is no instance number
     n = to_number(instance_num)
     if type(n) is XLError:
         return n
@@ -345,6 +347,49 @@ def text_(value: Scalar, format_text: Text):
     return numfmt.format_value(v, format_text)
 
 
+# Thai words for BAHTTEXT: digits 0-9, then 10, 100, ..., 100,000 (a million is _TH_MILLION).
+_TH_DIGITS = ("ศูนย์", "หนึ่ง", "สอง", "สาม", "สี่", "ห้า", "หก", "เจ็ด", "แปด", "เก้า")
+_TH_POWERS = ("", "สิบ", "ร้อย", "พัน", "หมื่น", "แสน")
+_TH_MILLION, _TH_TWENTY, _TH_ONE_AFTER_TENS = "ล้าน", "ยี่", "เอ็ด"
+
+
+def _thai_block(n: int) -> str:
+    """1..999,999 in Thai words: ten is "sip" alone, twenty "yi sip", and a final one after
+    tens is "et" (21 = "yi sip et")."""
+    words = []
+    for power in (5, 4, 3, 2):
+        digit, n = divmod(n, 10 ** power)
+        if digit:
+            words.append(_TH_DIGITS[digit] + _TH_POWERS[power])
+    tens, ones = divmod(n, 10)
+    if tens:
+        words.append({1: "", 2: _TH_TWENTY}.get(tens, _TH_DIGITS[tens]) + _TH_POWERS[1])
+    if ones:
+        words.append(_TH_ONE_AFTER_TENS if tens and ones == 1 else _TH_DIGITS[ones])
+    return "".join(words)
+
+
+def _thai_number(n: int) -> str:
+    """A whole number in Thai words, in blocks of six digits joined by "million"."""
+    blocks = []
+    while n:
+        n, block = divmod(n, 1_000_000)
+        blocks.append(_thai_block(block) if block else "")
+    return _TH_MILLION.join(reversed(blocks))
+
+
+@excel_function("BAHTTEXT")
+def bahttext(number: Num):
+    """The amount in Thai words: baht, then satang (rounded to two places) or "exactly"."""
+    satang_total = int(abs(number) * 100 + 0.5)
+    baht, satang = divmod(satang_total, 100)
+    words = _thai_number(baht) if baht else ("" if satang else _TH_DIGITS[0])
+    if words:
+        words += "บาท"
+    words += _thai_block(satang) + "สตางค์" if satang else "ถ้วน"
+    return ("ลบ" if number < 0 else "") + words
+
+
 def _decimals(decimals: float) -> int | XLError:
     d = int(decimals)
     return VALUE if d > 127 else d
@@ -465,6 +510,8 @@ def textsplit(text: Arr, col_delimiter: Arr = MISSING, row_delimiter: Arr = MISS
     if type(flags) is XLError:
         return flags
     pad = NA if pad_with is MISSING else pad_with
+    if type(text) is Array and text.shape == (1, 1):
+        text = text.top_left()  # a single cell is split whole, like a typed text
     if type(text) is Array:
         return text.map(lambda v: _first(_split_one(v, cols, rows, flags, bool(ignore_empty),
                                                     pad)))
@@ -546,23 +593,23 @@ def regextest(text: Text, pattern: Text, case_sensitivity: Num = 0.0):
 
 @excel_function("REGEXEXTRACT")
 def regexextract(text: Text, pattern: Text, return_mode: Num = 0.0, case_sensitivity: Num = 0.0):
-    """Mode 0: the first match; 1: every match (a column); 2: the first match's groups (a row)."""
+    """Mode 0: the first match; 1: every match (a row); 2: the first match's capture groups (a
+    row, #N/A for a group that took no part; #VALUE! when the pattern has none)."""
     rx = _regex(pattern, case_sensitivity)
     if type(rx) is XLError:
         return rx
     mode = int(return_mode)
     if mode == 1:
         found = [m.group(0) for m in rx.finditer(text)]
-        return Array.column(found) if found else NA
-    m = rx.search(text)
-    if mode not in (0, 2):
+        return Array.row(found) if found else NA
+    if mode not in (0, 2) or (mode == 2 and not rx.groups):
         return VALUE
+    m = rx.search(text)
     if m is None:
         return NA
     if mode == 0:
         return m.group(0)
-    groups = [g if g is not None else "" for g in m.groups()]
-    return Array.row(groups) if groups else NA
+    return Array.row([NA if g is None else g for g in m.groups()])
 
 
 _DOLLAR_REF = re.compile(r"\$(\d+)|\$\{(\d+)\}")

@@ -92,6 +92,22 @@ def test_convert_arrays():
     ("=OCT2DEC(7777777777)", -1.0),
     ("=OCT2BIN(\"a\")", NUM),
     ("=OCT2HEX(17)", "F"),
+    # xlcalculator BASES workbook: a negative DEC2X with places 1..10 still gives 10 digits ...
+    ("=DEC2BIN(-25,1)", "1111100111"),
+    ("=DEC2HEX(-25,10)", "FFFFFFFFE7"),
+    # ... but places outside 1..10 is #NUM!, checked before the number itself
+    ("=DEC2BIN(-25,0)", NUM),
+    ("=DEC2OCT(-25,11)", NUM),
+    ("=DEC2HEX(\"E\",0)", NUM),
+    ("=DEC2HEX(\"E\",11)", NUM),
+    ("=DEC2HEX(\"E\",5)", VALUE),
+    ("=DEC2BIN(TRUE)", VALUE),
+    ("=DEC2BIN(\"\")", VALUE),
+    # an empty text reads as zero in the X2Y functions
+    ("=BIN2OCT(\"\")", "0"),
+    ("=OCT2DEC(\"\")", 0.0),
+    ("=HEX2BIN(\"\",3)", "000"),
+    ("=HEX2OCT(\"E\",2)", "16"),
 ])
 def test_number_bases(formula, expected):
     check(formula, expected)

@@ -105,6 +105,7 @@ def test_n_takes_the_first_cell_even_in_array_formulas():
     ("=TYPE(C1:Q1)", 64.0),
     ("=TYPE({1,2})", 64.0),
     ("=TYPE(\"x\")", 2.0),
+    ("=TYPE(LAMBDA(x,x))", 128.0),     # a function value (the oracle: TYPE(_xleta.SUM))
 ])
 def test_type(formula, expected):
     assert ev(formula, ROW) == expected

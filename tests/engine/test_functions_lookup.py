@@ -120,6 +120,20 @@ def test_vlookup():
     ("=XMATCH(TRUE,{TRUE,4.1,FALSE,1.1},-1,2)", 4.0),     # Excel's bisection on unsorted data
     ("=XMATCH(1,{1,2},3)", VALUE),
     ("=XMATCH(1,{1,2},0,0)", VALUE),
+    # the oracle (EXTRA L74:L79): XMATCH compares text under case folding, MATCH does not
+    ('=XMATCH("ß",{1,"ss",2.1,"c bau c",4.1},0)', 2.0),
+    ('=XMATCH("ß",{1,"ss",2.1,"c bau c",4.1},1)', 2.0),
+    ('=XMATCH("ß",{1,"SS",2.1},-1)', 2.0),
+    ('=MATCH("ß",{1,"ss",2.1,"c bau c",4.1},0)', NA),
+    ('=XMATCH("ß?",{1,"ssa",2.1},2)', NA),                # nor in wildcard mode
+    # match mode 3: a regular expression matching part of a text cell, case-sensitively
+    ('=XMATCH("ß",{1,"ss",2.1,"c bau c",4.1},3)', NA),
+    ('=XMATCH("b.u",{1,"ss",2.1,"c bau c",4.1},3)', 4.0),
+    ('=XMATCH("^B",{"abc","bcd","Bde"},3)', 3.0),
+    ('=XMATCH("^b",{"bcd","Bde","b"},3,-1)', 3.0),
+    ('=XMATCH("(",{"a"},3)', VALUE),
+    ('=XMATCH("a",{"a"},3,2)', VALUE),
+    ("=XMATCH(3,{1,2,3},4)", VALUE),
 ])
 def test_xmatch(formula, expected):
     assert ev(formula) == expected
@@ -138,6 +152,12 @@ def test_xlookup():
     assert ev("=XLOOKUP(15,C1:C3,A1:A3,,1)", cells) == "b"
     assert ev("=XLOOKUP(1,B1:B3,A1:A2)", cells) == VALUE       # sizes differ
     assert ev('=XLOOKUP("x",A1:A3,B1:B3,1/0)', cells) == DIV0
+    # the oracle (LOOKUP row 162): search_mode -1.1 is read as -2 (rounded down), so a binary
+    # search in descending order on ascending data
+    table = '{-1.1,2.1,3.1,4.1},{"L","ML","MR","R"}'
+    assert ev(f"=XLOOKUP(-1.1,{table},1,1,-1.1)") == "R"
+    assert ev(f"=XLOOKUP(-1.1,{table},1,1,-1)") == "L"
+    assert ev(f"=XLOOKUP(3,{table},1,2,-1.1)") == VALUE      # wildcards and bisection
 
 
 def test_index_array_form():
@@ -295,6 +315,7 @@ def test_tocol_can_skip_blanks():
     ("=FILTER({1;2;3},{TRUE;FALSE;TRUE})", Array([[1.0], [3.0]])),
     ("=FILTER({1,2,3},{0,1,1})", Array([[2.0, 3.0]])),
     ('=FILTER({1;2},{0;0},"none")', "none"),
+    ('=FILTER({"a",2.1},{FALSE,FALSE},{"A";"B"})', Array([["A"], ["B"]])),  # if_empty whole
     ("=FILTER({1;2},{0;0})", VALUE),
     ('=FILTER({1;2},{"a";1})', VALUE),
     ("=FILTER({1;2},{#N/A;1})", NA),

@@ -284,6 +284,30 @@ def test_trend_defaults_and_linest():
     assert ev("=LINEST({1,3,5},{0,1,2},NA())", array=True) is VALUE
 
 
+def test_logest():
+    # Excel's documentation example: units over months 11..16
+    units = "{33100;47300;69000;102000;150000;220000}"
+    result = ev(f"=LOGEST({units},{{11;12;13;14;15;16}})", array=True)
+    assert result.rows[0] == [pytest.approx(1.463275628, rel=1e-9),
+                              pytest.approx(495.3047702, rel=1e-9)]
+    # oracle (STATISTICAL row 59): no constant means b = 1, the rest of a wide area is #N/A
+    cells = {"C1": 4, "D1": 0.1, "E1": 0.2, "F1": 0.3, "G1": 5}
+    assert ev("=LOGEST(A9:C9,C9:E9,0,0)", {"A9": 4, "B9": 0.1, "C9": 0.2, "D9": 0.3,
+                                         "E9": 5}, array=True).rows == \
+        [[approx(0.7141390943648429), 1.0]]
+    assert ev("=LOGEST(E1:G1,C1:E1,0,0)", cells, array=True).rows[0][0] == \
+        approx(0.678037889157633)
+    assert ev("=LOGEST(C1:E1,E1:F1)", cells, array=True) is REF
+    assert ev("=LOGEST({1,-3,6})", array=True) is NUM
+    # the statistics rows are LINEST's on ln(y)
+    stats = ev("=LOGEST({1,3,6},{0,1,2},TRUE,TRUE)", array=True)
+    linear = ev("=LINEST(LN({1,3,6}),{0,1,2},TRUE,TRUE)", array=True)
+    assert stats.shape == (5, 2)
+    assert stats.rows[1:] == [[approx(v) for v in row] for row in linear.rows[1:]]
+    assert stats.rows[0] == [approx(math.exp(linear.rows[0][0])),
+                             approx(math.exp(linear.rows[0][1]))]
+
+
 # --- conditional aggregates ------------------------------------------------------------------
 
 COND = {"A1": 1.0, "B1": 1.0, "C1": 2.3, "D1": 10.0, "E1": -1.0, "G1": "ciao", "H1": True,

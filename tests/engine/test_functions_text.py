@@ -3,7 +3,7 @@
 import pytest
 
 from engine.api import evaluate_formula
-from engine.errors import NA, NUM, VALUE
+from engine.errors import DIV0, NA, NUM, VALUE
 from engine.values import Array
 
 CELLS = {"A1": 0, "A2": 1.9, "A3": 2.3, "A4": 10, "A5": -1, "A7": "ciao", "A8": True,
@@ -181,6 +181,53 @@ def test_textsplit():
     assert ev('=TEXTSPLIT(A6,",")') is VALUE
 
 
+@pytest.mark.parametrize("number, expected", [
+    # the oracle's TEXT row 6
+    ("0", "ศูนย์บาทถ้วน"),
+    ("157", "หนึ่งร้อยห้าสิบเจ็ดบาทถ้วน"),
+    ("65.8", "หกสิบห้าบาทแปดสิบสตางค์"),
+    ("-1", "ลบหนึ่งบาทถ้วน"),
+    ("A6", "ศูนย์บาทถ้วน"),                      # a blank cell
+    ("A8", "หนึ่งบาทถ้วน"),                       # TRUE
+    ("A7", VALUE),
+    ("C1", DIV0),
+    # Thai numbering: 10 is "sip" alone, 20 "yi sip", a final one after tens "et"
+    ("21", "ยี่สิบเอ็ดบาทถ้วน"),
+    ("11", "สิบเอ็ดบาทถ้วน"),
+    ("101", "หนึ่งร้อยหนึ่งบาทถ้วน"),
+    ("0.5", "ห้าสิบสตางค์"),                     # no baht: satang alone
+    ("1000000", "หนึ่งล้านบาทถ้วน"),
+    ("2021000001.01", "สองพันยี่สิบเอ็ดล้านหนึ่งบาทหนึ่งสตางค์"),
+])
+def test_bahttext(number, expected):
+    assert ev(f"=BAHTTEXT({number})") == expected
+
+
+def test_bahttext_lifts_over_ranges():
+    assert ev("=BAHTTEXT(A1:A2)", array=True) == Array([["ศูนย์บาทถ้วน"],
+                                                        ["หนึ่งบาทเก้าสิบสตางค์"]])
+
+
+def test_textsplit_of_a_single_cell_splits_it_whole():
+    # the oracle's EXTRA J28:L30: a one-cell reference is split like a typed text
+    cells = {"H1": "26/08TRUE19|87"}
+    got = evaluate_formula('=TEXTSPLIT(H1,{"/","|",TRUE},{6,9},FALSE,1,10)', cells, array=True)
+    assert got == Array([["2", 10.0, 10.0], ["", "08", "1"], ["", "87", 10.0]])
+
+
+def test_substitute_refuses_a_logical_instance():
+    # the oracle's CORE AB14:AB19: instance_num TRUE from a range is #VALUE!
+    cells = {"A1": "0,-1,2", "B1": True}
+    assert evaluate_formula('=SUBSTITUTE(A1,"-1","",B1)', cells) is VALUE
+    assert evaluate_formula('=SUBSTITUTE(A1,",","",2)', cells) == "0,-12"
+
+
 def test_regexextract_modes():
-    assert ev('=REGEXEXTRACT("a1b22","\\d+",1)', array=True) == Array([["1"], ["22"]])
+    # every match spills as a row (the oracle's EXTRA I2:P2 and K6:L6)
+    assert ev('=REGEXEXTRACT("a1b22","\\d+",1)', array=True) == Array([["1", "22"]])
+    assert ev('=REGEXEXTRACT("abc","([ac]+)",1)', array=True) == Array([["a", "c"]])
+    # capture groups: one that took no part is #N/A; a pattern without groups is #VALUE!
+    assert ev('=REGEXEXTRACT("1a2b3c","((\\d)[bc]+|(3c))",2)', array=True) == \
+        Array([["2b", "2", NA]])
+    assert ev('=REGEXEXTRACT("Sonia Rees (378) 555-4197","[0-9()]+ [0-9-]+",2)') is VALUE
     assert ev('=REGEXEXTRACT("ab-12","([a-z]+)-(\\d+)",2)', array=True) == Array([["ab", "12"]])
