@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
+
+import numpy as np
 
 from engine.errors import WorkbookError, XLError
 from engine.values import BLANK
@@ -101,6 +104,105 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+_ASSIGN = re.compile(r"^\s*(?P<lhs>('(?:[^']|'')+'|[^'=]+?)!\$?[A-Za-z]{1,3}\$?\d+"
+                     r"(?:\s*,\s*('(?:[^']|'')+'|[^'=]+?)!\$?[A-Za-z]{1,3}\$?\d+)?)"
+                     r"\s*=\s*(?P<rhs>.+)$")
+
+
+def _assignment(text: str, what: str) -> tuple[str, str]:
+    m = _ASSIGN.match(text)
+    if m is None:
+        raise WorkbookError(f"--{what} {text!r}: expected CELL=VALUE such as "
+                            + ("'Sheet1!B2=normal(100,10)'" if what == "input"
+                               else "'Sheet1!B2,Sheet1!B3=0.8'"))
+    return m.group("lhs").strip(), m.group("rhs").strip()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from engine.loader import load_workbook
+    from engine.montecarlo.lower import SimulationError
+    from engine.montecarlo.model import build_model
+    from engine.montecarlo.simulate import RunSettings, simulate, write_samples
+
+    inputs = dict(_assignment(t, "input") for t in args.input)
+    correlations = {}
+    for text in args.correlation:
+        pair, value = _assignment(text, "correlation")
+        first, _, second = pair.partition(",")
+        try:
+            correlations[(first.strip(), second.strip())] = float(value)
+        except ValueError:
+            raise WorkbookError(f"--correlation {text!r}: {value!r} is not a number") from None
+    if args.device == "cuda":
+        raise WorkbookError("--device cuda: no CUDA backend is available in this build; use "
+                            "--device cpu (or auto)")
+    wb = load_workbook(args.book)
+    try:
+        model = build_model(wb, inputs, args.output or None)
+        settings = RunSettings(iterations=args.iterations, seed=args.seed,
+                               sampling=args.sampling, correlations=correlations)
+        result = simulate(model, settings, progress=None if args.json else _progress_bar())
+    except (SimulationError, ValueError) as exc:
+        raise WorkbookError(str(exc)) from None
+    if args.samples:
+        write_samples(result, model, args.samples)
+    if args.json:
+        payload = result.to_dict()
+        payload["device"] = "cpu"
+        json.dump(payload, sys.stdout, default=_json_default)
+        sys.stdout.write("\n")
+    else:
+        print(_report(result))
+    return 0
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(f"not JSON serializable: {type(v).__name__}")
+
+
+def _progress_bar():
+    import time
+
+    started = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done < total:
+            return
+        width = 30
+        filled = int(width * done / total)
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} "
+              f"({rate:,.0f} it/s)", end="" if done < total else "\n", file=sys.stderr)
+
+    return show
+
+
+def _report(result: Any) -> str:
+    lines = [f"{result.iterations:,} iterations, seed {result.seed}, "
+             f"{'Latin hypercube' if result.sampling == 'lhs' else 'Monte Carlo'} sampling, "
+             f"{result.elapsed_seconds:.2f}s"]
+    for label, s in result.outputs.items():
+        name = s.get("name", label)
+        lines.append(f"\n{name}" + (f" ({label})" if name != label else ""))
+        lines.append(f"  mean {_num(s['mean'])}  sd {_num(s['std'])}  min {_num(s['min'])}  "
+                     f"max {_num(s['max'])}  errors {s['errors']}")
+        lines.append("  percentiles: " + "  ".join(
+            f"P{k} {_num(v)}" for k, v in s["percentiles"].items()))
+        tornado = result.sensitivity[label].get("inputs", {})
+        ranked = sorted(tornado.items(), key=lambda kv: -abs(kv[1].get("spearman") or 0))
+        for name_in, info in ranked[:5]:
+            lines.append(f"  driver {name_in}: rank correlation {_num(info.get('spearman'))}")
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def _num(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):,.6g}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m engine",
                                  description="Excel formula and Monte Carlo engine")
@@ -113,6 +215,27 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("book", help=".xlsx or .xlsm file")
     ins.add_argument("--json", action="store_true", help="the report as JSON")
     ins.set_defaults(run=_cmd_inspect)
+    from engine.montecarlo.spec import help_text
+
+    run = sub.add_parser("run", help="Monte Carlo simulation",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="distributions:\n" + help_text())
+    run.add_argument("book", help=".xlsx or .xlsm file")
+    run.add_argument("--input", action="append", default=[], metavar="CELL=DIST",
+                     help="an uncertain input, e.g. 'Sheet1!B2=normal(100,10)' (repeatable); "
+                          "@RISK functions and RAND() in the workbook are inputs already")
+    run.add_argument("--output", action="append", default=[], metavar="CELL",
+                     help="an output cell (repeatable); default: the RiskOutput() cells")
+    run.add_argument("--iterations", type=int, default=10_000)
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--sampling", choices=["mc", "lhs"], default="mc")
+    run.add_argument("--correlation", action="append", default=[], metavar="CELL,CELL=RHO",
+                     help="rank correlation between two inputs, e.g. 'Sheet1!B2,Sheet1!B3=0.8'")
+    run.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    run.add_argument("--samples", metavar="OUT.parquet", help="write every iteration's inputs "
+                                                              "and outputs")
+    run.add_argument("--json", action="store_true", help="one JSON object with the results")
+    run.set_defaults(run=_cmd_run)
     return ap
 
 

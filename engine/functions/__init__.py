@@ -10,6 +10,7 @@ from engine.functions import (  # noqa: F401  (imported for their registrations)
     logic,
     lookup,
     math,
+    risk,
     stats,
     text,
 )

@@ -1,0 +1,1 @@
+"""Monte Carlo simulation over a compiled workbook (sampling, execution, summaries)."""

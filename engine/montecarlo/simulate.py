@@ -1,0 +1,206 @@
+"""Running a compiled model: sampling, the virtual machine, and the run's results.
+
+Iterations go through in chunks (about a million at a time): each input's uniforms for the chunk
+come from its counter-based stream (plain Monte Carlo or Latin hypercube), become samples by the
+inverse CDF, are rank-correlated when asked, and the machine runs the chunk on all cores. The
+same seed gives the same numbers whatever the chunk or block size, thread count or input order;
+rank correlation reorders within each chunk, so it alone depends on the chunk size (runs up to a
+chunk are correlated as a whole).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.montecarlo import correlation, lhs, rng, vm
+from engine.montecarlo.convergence import convergence_trace
+from engine.montecarlo.model import SimulationModel
+from engine.montecarlo.opcodes import ERRORS_BY_CODE
+from engine.montecarlo.sensitivity import sensitivity, sort_inputs
+from engine.montecarlo.summary import DEFAULT_PERCENTILES, summarize
+
+CHUNK = 1 << 20
+BLOCK = 1024
+MAX_ITERATIONS = 100_000_000
+
+
+@dataclass
+class RunSettings:
+    iterations: int = 10_000
+    seed: int = 1
+    sampling: str = "mc"  # "mc" or "lhs"
+    correlations: dict[tuple[str, str], float] = field(default_factory=dict)
+    percentiles: Sequence[float] = DEFAULT_PERCENTILES
+    target: float | None = None
+    var_level: float = 0.95
+    chunk: int = CHUNK
+
+    def validate(self) -> None:
+        if not 1 <= self.iterations <= MAX_ITERATIONS:
+            raise ValueError(f"iterations must be between 1 and {MAX_ITERATIONS:,}, got "
+                             f"{self.iterations}")
+        if self.sampling not in ("mc", "lhs"):
+            raise ValueError(f"sampling must be 'mc' or 'lhs', got {self.sampling!r}")
+        if not 0 <= self.seed < 2 ** 63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed}")
+
+
+@dataclass
+class RunResult:
+    iterations: int
+    seed: int
+    sampling: str
+    outputs: dict[str, dict[str, Any]]
+    inputs: dict[str, dict[str, Any]]
+    sensitivity: dict[str, dict[str, Any]]
+    convergence: dict[str, dict[str, Any]]
+    elapsed_seconds: float
+    warnings: list[str]
+    input_samples: np.ndarray  # (inputs, iterations)
+    output_values: np.ndarray  # (outputs, iterations), NaN where an error
+    output_errors: np.ndarray  # (outputs, iterations) uint8 error codes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"iterations": self.iterations, "seed": self.seed, "sampling": self.sampling,
+                "outputs": self.outputs, "inputs": self.inputs,
+                "sensitivity": self.sensitivity, "convergence": self.convergence,
+                "warnings": self.warnings, "elapsed_seconds": self.elapsed_seconds}
+
+
+def correlation_targets(model: SimulationModel, settings: RunSettings
+                        ) -> tuple[list[tuple[list[int], np.ndarray]], list[str]]:
+    """Groups of correlated inputs with their (repaired) rank-correlation matrices."""
+    groups = list(model.correlations)
+    warnings: list[str] = []
+    if settings.correlations:
+        index = {site.label: i for i, site in enumerate(model.inputs)}
+        index.update({site.name: i for i, site in enumerate(model.inputs)})
+        members: list[int] = []
+        for pair in settings.correlations:
+            for label in pair:
+                if label not in index:
+                    raise ValueError(f"correlation names {label!r}, which is not an input "
+                                     f"(inputs: {', '.join(s.label for s in model.inputs)})")
+                if index[label] not in members:
+                    members.append(index[label])
+        matrix = np.eye(len(members))
+        for (a, b), rho in settings.correlations.items():
+            i, j = members.index(index[a]), members.index(index[b])
+            matrix[i, j] = matrix[j, i] = rho
+        groups.append((members, matrix))
+    repaired = []
+    for members, matrix in groups:
+        labels = [model.inputs[i].label for i in members]
+        fixed, warning = correlation.repair_correlation(matrix, labels)
+        if warning:
+            warnings.append(warning)
+        repaired.append((members, fixed))
+    return repaired, warnings
+
+
+def _sample_chunk(model: SimulationModel, settings: RunSettings, start: int, count: int,
+                  groups: list[tuple[list[int], np.ndarray]]) -> np.ndarray:
+    samples = np.empty((len(model.inputs), count))
+    for j, site in enumerate(model.inputs):
+        if settings.sampling == "lhs":
+            u = lhs.lhs_uniforms(settings.seed, site.stream, settings.iterations, start, count)
+        else:
+            u = rng.uniforms(settings.seed, site.stream, start, count)
+        samples[j] = site.distribution.sample(u)
+    for members, matrix in groups:
+        labels = [model.inputs[i].label for i in members]
+        ids = [model.inputs[i].stream for i in members]
+        block = correlation.impose_rank_correlation(samples[members].T, matrix,
+                                                    settings.seed + start, labels, ids)
+        samples[members] = block.T
+    return samples
+
+
+def simulate(model: SimulationModel, settings: RunSettings,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run ``settings.iterations`` iterations of ``model``; ``progress(done, total)`` after
+    each chunk."""
+    settings.validate()
+    started = time.perf_counter()
+    n = settings.iterations
+    p = model.program
+    groups, warnings = correlation_targets(model, settings)
+    inputs = np.empty((len(model.inputs), n))
+    out_vals = np.empty((len(model.outputs), n))
+    out_errs = np.zeros((len(model.outputs), n), dtype=np.uint8)
+    for start in range(0, n, settings.chunk):
+        count = min(settings.chunk, n - start)
+        chunk = _sample_chunk(model, settings, start, count, groups)
+        inputs[:, start:start + count] = chunk
+        vals = np.empty((len(model.outputs), count))
+        errs = np.empty((len(model.outputs), count), dtype=np.uint8)
+        vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
+                      p.table_meta, chunk, p.n_regs, p.outputs, vals, errs, BLOCK)
+        out_vals[:, start:start + count] = vals
+        out_errs[:, start:start + count] = errs
+        if progress is not None:
+            progress(start + count, n)
+    out_vals[out_errs != 0] = np.nan
+    return _results(model, settings, inputs, out_vals, out_errs, warnings + model.warnings,
+                    started)
+
+
+def _results(model: SimulationModel, settings: RunSettings, inputs: np.ndarray,
+             out_vals: np.ndarray, out_errs: np.ndarray, warnings: list[str],
+             started: float) -> RunResult:
+    labels = [site.name for site in model.inputs]
+    sorted_inputs = sort_inputs(dict(zip(labels, inputs, strict=True)))
+    outputs, sens, conv = {}, {}, {}
+    for k, label in enumerate(model.outputs):
+        stats = summarize(out_vals[k], out_errs[k], settings.percentiles, settings.target,
+                          settings.var_level, label=label)
+        stats["name"] = model.output_names.get(label, label)
+        stats["error_kinds"] = {ERRORS_BY_CODE[int(c)].code: int(m) for c, m in
+                                zip(*np.unique(out_errs[k][out_errs[k] != 0],
+                                               return_counts=True), strict=True)}
+        outputs[label] = stats
+        sens[label] = sensitivity(out_vals[k], sorted_inputs, out_errs[k], label=label)
+        conv[label] = convergence_trace(out_vals[k], out_errs[k], label=label)
+    input_stats = {}
+    for j, site in enumerate(model.inputs):
+        info = summarize(inputs[j], None, settings.percentiles, label=site.label)
+        info["distribution"] = _describe(site.distribution)
+        info["name"] = site.name
+        input_stats[site.label] = info
+    return RunResult(settings.iterations, settings.seed, settings.sampling, outputs,
+                     input_stats, sens, conv, time.perf_counter() - started, warnings, inputs,
+                     out_vals, out_errs)
+
+
+def _describe(dist: Any) -> str:
+    from engine.montecarlo.spec import describe
+
+    return describe(dist)
+
+
+def write_samples(result: RunResult, model: SimulationModel, path: str) -> None:
+    """Inputs and outputs by iteration as Parquet, written to a temporary file then renamed,
+    so a reader never sees half a file."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"iteration": pa.array(np.arange(1, result.iterations + 1, dtype=np.int64))}
+    for j, site in enumerate(model.inputs):
+        columns[site.name] = pa.array(result.input_samples[j])
+    for k, label in enumerate(model.outputs):
+        name = model.output_names.get(label, label)
+        columns[name] = pa.array(result.output_values[k], mask=result.output_errors[k] != 0)
+        codes = result.output_errors[k]
+        if codes.any():
+            columns[f"{name} error"] = pa.array(
+                [ERRORS_BY_CODE[int(c)].code if c else None for c in codes], pa.string())
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(pa.table(columns), tmp, compression="zstd")
+    os.replace(tmp, path)
