@@ -14,8 +14,10 @@ from typing import Any
 
 from engine.errors import NA, NUM, VALUE, XLError
 from engine.evaluator import CellContext, Evaluator
+from engine.functions.registry import FunctionSpec, lookup
 from engine.graph import Cell
 from engine.montecarlo import opcodes as op
+from engine.montecarlo.fallback import FallbackCall
 from engine.montecarlo.program import ProgramBuilder
 from engine.nodes import (
     ArrayLiteral,
@@ -116,6 +118,8 @@ class Lowerer:
         self.cell_input = cell_input
         self.cell_regs: dict[Cell, Reg] = {}
         self._input_regs: dict[int, int] = {}
+        self.fallbacks: list[FallbackCall] = []
+        self.warnings: list[str] = []
 
     # -- entry points ---------------------------------------------------------------------
     def lower_cell(self, cell: Cell) -> Reg:
@@ -336,9 +340,48 @@ class Lowerer:
             return Reg(self.b.emit(op.BINARY, x.reg, y.reg, _BINARY[name]))
         if name in _REDUCE:
             return self.reduce(node, cell, _REDUCE[name])
-        raise SimulationError(
-            f"{cell_key(*cell)}: {name} with uncertain arguments is not supported in "
-            "simulations yet")
+        spec = lookup(name)
+        if spec is None:
+            raise SimulationError(f"{cell_key(*cell)}: {name} with uncertain arguments cannot "
+                                  "be simulated")
+        return self.fallback(spec, node, cell)
+
+    def fallback(self, spec: FunctionSpec, node: Call, cell: Cell) -> Reg:
+        """A function without an instruction: the scalar engine runs it per iteration."""
+        regs: list[int] = []
+
+        def describe(operand: Any) -> tuple[Any, ...]:
+            if type(operand) is Reg:
+                regs.append(operand.reg)
+                return ("reg", len(regs) - 1, operand.logical)
+            if type(operand) is Vec:
+                return ("vec", [describe(x) for x in operand.items], operand.nrows,
+                        operand.ncols)
+            return ("const", operand.value)
+
+        def argument(a: Any) -> tuple[Any, ...]:
+            if type(a) is Missing:
+                return ("const", MISSING)
+            inner = lookup(a.name) if type(a) is Call and not self._native(a, cell) else None
+            if inner is not None and self.is_stochastic(a, cell):
+                # text may pass between the two (LEN(TEXT(x, "0.00"))): run them together
+                return ("call", inner, [argument(x) for x in a.args])
+            return describe(self.lower(a, cell))
+
+        args = [argument(a) for a in node.args]
+        self.fallbacks.append(FallbackCall(spec, args, cell))
+        self.warnings.append(f"{cell_key(*cell)}: {spec.name} runs iteration by iteration in "
+                             "the scalar engine (slower than compiled instructions)")
+        return Reg(self.b.emit(op.PYCALL, len(self.fallbacks) - 1, self.b.args(regs),
+                               len(regs)))
+
+    def _native(self, node: Call, cell: Cell) -> bool:
+        """Whether a call lowers to machine instructions (or is an input)."""
+        name = node.name
+        return (self.site_input(cell, node) is not None or name in _HANDLERS
+                or (name in _UNARY and len(node.args) == 1)
+                or (name in _BINARY and len(node.args) in (1, 2)) or name in _REDUCE
+                or name in _REFERENCE_FUNCTIONS)
 
     def _arg_reg(self, node: Call, i: int, default: float, cell: Cell) -> Reg:
         if i >= len(node.args) or type(node.args[i]) is Missing:

@@ -58,6 +58,7 @@ class SimulationModel:
     output_names: dict[str, str]
     correlations: list[tuple[list[int], np.ndarray]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    evaluator: Any = None  # the scalar engine, for functions run per iteration
 
 
 def _cell_of(label: str, workbook: Workbook) -> Cell:
@@ -212,9 +213,11 @@ def build_model(workbook: Workbook, inputs: dict[str, Any] | None = None,
         if reg is None:
             reg = lowerer.scalar(Const(calc.evaluator.cell_value(*cell)), cell)
         regs.append(reg.reg)
-    program = lowerer.b.build(regs, len(sites))
+    program = lowerer.b.build(regs, len(sites), lowerer.fallbacks)
     names = {label: risk_outputs.get(label, label) for label in output_labels}
-    model = SimulationModel(program, sites, output_labels, names)
+    model = SimulationModel(program, sites, output_labels, names,
+                            warnings=list(dict.fromkeys(lowerer.warnings)),
+                            evaluator=calc.evaluator)
     model.correlations = _corrmat_groups(sites, calc)
     return model
 

@@ -37,6 +37,7 @@ CHOOSE = 26     # dst <- arglist[b + idx - 1] with idx from register a, c choice
 LOOKUP = 27     # dst <- table a searched for register b; d: mode (L_*), c: result column
 NOT = 28
 SELECT = 29     # like IF but the condition must be a logical test already: dst <- a!=0 ? b : c
+PYCALL = 30     # dst <- Python fallback a, reading registers arglist[b : b + c] (not in Numba)
 
 # UNARY functions
 U_ABS, U_SQRT, U_EXP, U_LN, U_LOG10, U_INT, U_TRUNC, U_SIGN = 0, 1, 2, 3, 4, 5, 6, 7

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ class Program:
     n_regs: int
     outputs: np.ndarray       # int64 register of each output
     n_inputs: int
+    fallbacks: list[Any] = field(default_factory=list)  # PYCALL targets (montecarlo.fallback)
 
     @property
     def size(self) -> int:
@@ -67,6 +69,8 @@ def _register_fields(instr: np.ndarray, arglist: list[int] | np.ndarray) -> Iter
         yield from (int(r) for r in arglist[b:b + c])
     elif opc == op.LOOKUP:
         yield b
+    elif opc == op.PYCALL:
+        yield from (int(r) for r in arglist[b:b + c])
     else:
         raise ValueError(f"unknown opcode {opc}")
 
@@ -121,7 +125,8 @@ class ProgramBuilder:
                                 1 if horizontal else 0])
         return len(self.table_meta) - 1
 
-    def build(self, outputs: list[int], n_inputs: int) -> Program:
+    def build(self, outputs: list[int], n_inputs: int, fallbacks: list[Any] | None = None
+              ) -> Program:
         code = np.array(self.code, dtype=np.int64).reshape(-1, 6)
         arglist = np.array(self.arglist, dtype=np.int64)
         code, arglist, n_regs, out_regs = allocate(code, arglist, outputs)
@@ -133,7 +138,7 @@ class ProgramBuilder:
             table_errs=np.array(self.table_errs or [0], dtype=np.uint8),
             table_meta=np.array(self.table_meta or [[0, 0, 0, 0]], dtype=np.int64),
             n_regs=max(n_regs, 1), outputs=np.array(out_regs, dtype=np.int64),
-            n_inputs=n_inputs)
+            n_inputs=n_inputs, fallbacks=list(fallbacks or ()))
 
 
 def allocate(code: np.ndarray, arglist: np.ndarray, outputs: list[int]
@@ -205,6 +210,8 @@ def _rewrite(row: np.ndarray, new_args: np.ndarray, arglist: np.ndarray,
         _rewrite_args(new_args, arglist, mapping, b, c)
     elif opc == op.LOOKUP:
         row[3] = mapping[b]
+    elif opc == op.PYCALL:
+        _rewrite_args(new_args, arglist, mapping, b, c)
 
 
 def _rewrite_args(new_args: np.ndarray, arglist: np.ndarray, mapping: dict[int, int],

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.montecarlo import correlation, lhs, rng, vm
 from engine.montecarlo.convergence import convergence_trace
+from engine.montecarlo.fallback import run_blocks_with_fallbacks
 from engine.montecarlo.model import SimulationModel
 from engine.montecarlo.opcodes import ERRORS_BY_CODE
 from engine.montecarlo.sensitivity import sensitivity, sort_inputs
@@ -139,8 +140,11 @@ def simulate(model: SimulationModel, settings: RunSettings,
         inputs[:, start:start + count] = chunk
         vals = np.empty((len(model.outputs), count))
         errs = np.empty((len(model.outputs), count), dtype=np.uint8)
-        vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
-                      p.table_meta, chunk, p.n_regs, p.outputs, vals, errs, BLOCK)
+        if p.fallbacks:
+            run_blocks_with_fallbacks(p, chunk, vals, errs, BLOCK, model.evaluator)
+        else:
+            vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
+                          p.table_meta, chunk, p.n_regs, p.outputs, vals, errs, BLOCK)
         out_vals[:, start:start + count] = vals
         out_errs[:, start:start + count] = errs
         if progress is not None:

@@ -99,8 +99,8 @@ def percentile_inc(x: np.ndarray, fraction: float) -> float:
     """Excel's PERCENTILE.INC of ``x`` at ``fraction`` (0 to 1).
 
     ``x`` only has to be partitioned (``np.partition``) at ``percentile_indices`` of this
-    fraction, not sorted: h = (n - 1) p, then linear interpolation between the order
-    statistics at floor(h) and floor(h) + 1, as Excel and NumPy's default ``linear`` do.
+    fraction, not sorted: h = (n - 1) p (see ``_position``), then linear interpolation between
+    the order statistics at floor(h) and floor(h) + 1, as Excel and NumPy's ``linear`` do.
     """
     j, w = _position(x.size, fraction)
     lo = float(x[j])
