@@ -22,7 +22,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import datetimes
+import numpy as np
+
+from engine import cashflows, datetimes
 from engine.errors import DIV0, NUM, VALUE, XLError
 from engine.functions.registry import Arr, Context, Num, RefArg, excel_function
 from engine.refs import MultiRef, Ref
@@ -132,10 +134,8 @@ def pv_value(rate: float, nper: float, pmt: float, fv: float = 0.0, type_: int =
 
 
 def pmt_value(rate: float, nper: float, pv: float, fv: float = 0.0, type_: int = 0) -> float:
-    if rate == 0:
-        return -(pv + fv) / nper
-    growth = (1 + rate) ** nper
-    return -(fv + pv * growth) * rate / ((1 + rate * type_) * (growth - 1))
+    """PMT, shared with the simulation (engine.cashflows)."""
+    return cashflows.pmt(rate, nper, pv, fv, float(type_))
 
 
 def ipmt_value(rate: float, per: float, nper: float, pv: float, fv: float = 0.0,
@@ -223,38 +223,9 @@ def nper_value(rate: float, pmt: float, pv: float, fv: float = 0.0,
 
 
 def npv_value(rate: float, values: Sequence[float]) -> float:
-    """NPV: the first value is discounted one full period."""
-    return sum(v / (1 + rate) ** (i + 1) for i, v in enumerate(values))
-
-
-def _irr_equation(values: Sequence[float], rate: float) -> tuple[float, float]:
-    """NPV at ``rate`` with the first flow undiscounted, and its derivative."""
-    base = 1 + rate
-    value = deriv = 0.0
-    for i, v in enumerate(values):
-        value += v / base ** i
-        deriv -= i * v / base ** (i + 1)
-    return value, deriv
-
-
-def _sign_change_bracket(fn: Callable[[float], float], near: float,
-                         hi: float) -> tuple[float, float] | None:
-    """A grid search on (-1, ``hi``] for the sign change nearest ``near``, used when Newton's
-    method fails."""
-    grid = [-0.99, -0.9, -0.75, -0.5, -0.25, -0.1, 0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0,
-            1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1e3, 1e4, hi]
-    values = []
-    for x in grid:
-        try:
-            values.append(fn(x))
-        except (OverflowError, ZeroDivisionError):
-            values.append(math.nan)
-    brackets = [(grid[i], grid[i + 1]) for i in range(len(grid) - 1)
-                if math.isfinite(values[i]) and math.isfinite(values[i + 1])
-                and values[i] * values[i + 1] <= 0]
-    if not brackets:
-        return None
-    return min(brackets, key=lambda ab: min(abs(ab[0] - near), abs(ab[1] - near)))
+    """NPV: the first value is discounted one full period (engine.cashflows, shared with the
+    simulation)."""
+    return cashflows.npv(rate, np.asarray(values, dtype=np.float64))
 
 
 def _bisect(fn: Callable[[float], float], lo: float, hi: float, width: float,
@@ -277,25 +248,10 @@ def _bisect(fn: Callable[[float], float], lo: float, hi: float, width: float,
 
 
 def irr_solve(values: Sequence[float], guess: float = 0.1) -> float | None:
-    """IRR: Newton's method from ``guess`` (Excel: 20 tries, 0.00001 percent); when that fails,
-    a bracketing search so that a rate Excel finds from a poor guess is still found. None when
-    the flows do not change sign or no rate is found (Excel's #NUM!)."""
-    if not (any(v > 0 for v in values) and any(v < 0 for v in values)):
-        return None
-    root = _newton(lambda r: _irr_equation(values, r), guess, 20, 1e-7 * max(1.0, abs(guess)))
-    if root is not None:
-        return root
-    root = _newton(lambda r: _irr_equation(values, r), guess, 100, 1e-10)
-    if root is not None:
-        return root
-
-    def npv0(r: float) -> float:
-        return _irr_equation(values, r)[0]
-
-    bracket = _sign_change_bracket(npv0, guess, 1e6)
-    if bracket is None:
-        return None
-    return _bisect(npv0, bracket[0], bracket[1], 1e-15)
+    """IRR as Excel finds it (engine.cashflows, shared with the simulation so a simulated IRR
+    is this one); None for Excel's #NUM!."""
+    root = cashflows.irr(np.asarray(values, dtype=np.float64), float(guess))
+    return None if math.isnan(root) else root
 
 
 def xnpv_value(rate: float, values: Sequence[float], dates: Sequence[float]) -> float:

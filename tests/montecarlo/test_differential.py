@@ -1,0 +1,183 @@
+"""The virtual machine against the scalar engine, iteration by iteration.
+
+Each model is simulated for a few dozen iterations; then, for every iteration, that iteration's
+input samples are written into a fresh load of the workbook as constants (a cell input becomes
+the cell's value, a RAND() or @RISK call inside a formula becomes the sampled number) and the
+scalar engine recalculates. Every output must agree: numbers to 1e-9 relative, errors by code.
+The models mix constants and uncertain cells so that the lowering's constant folding and the
+machine's per-iteration paths are both exercised, and the input ranges reach the error branches
+(a negative square root, a lookup key out of range) in some iterations only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl.workbook.defined_name import DefinedName
+
+from engine.calc import Calculation
+from engine.errors import XLError
+from engine.loader import load_workbook
+from engine.montecarlo.model import build_model
+from engine.montecarlo.opcodes import ERRORS_BY_CODE
+from engine.montecarlo.simulate import RunSettings, simulate
+from engine.refs import split_key
+from engine.workbook import FormulaCell
+
+ITERATIONS = 40
+
+# Calls that declare an input inside a formula (their arguments never nest parentheses here).
+_RAND_CALL = re.compile(r"\b(?:RAND\(\)|RANDBETWEEN\([^()]*\))", re.IGNORECASE)
+_RISK_CALL = re.compile(r"\bRisk(?!Output)[A-Za-z0-9]+\([^()]*\)", re.IGNORECASE)
+
+
+def _substituted(text: str, pattern: re.Pattern[str], samples: list[float]) -> str:
+    """``text`` with the k-th match of ``pattern`` replaced by the k-th sample."""
+    matches = list(pattern.finditer(text))
+    assert len(matches) == len(samples), (text, samples)
+    for m, x in zip(reversed(matches), reversed(samples), strict=True):
+        text = text[:m.start()] + f"({x!r})" + text[m.end():]
+    return text
+
+
+def _scalar_outputs(path: Path, model: Any, samples: list[float]) -> list[Any]:
+    """The outputs as the scalar engine computes them with these input values fixed."""
+    wb = load_workbook(path)
+    in_formula: dict[tuple[str, int, int], dict[str, list[float]]] = {}
+    for site, x in zip(model.inputs, samples, strict=True):
+        if site.node is None:
+            sheet, row, col = site.cell
+            wb.formulas.pop(site.cell, None)
+            wb.sheet_values(sheet)[(row, col)] = float(x)
+        else:
+            kind = "rand" if site.node.name in ("RAND", "RANDBETWEEN") else "risk"
+            in_formula.setdefault(site.cell, {"rand": [], "risk": []})[kind].append(float(x))
+    for cell, found in in_formula.items():
+        text = _substituted(wb.formulas[cell].text, _RAND_CALL, found["rand"])
+        text = _substituted(text, _RISK_CALL, found["risk"])
+        wb.formulas[cell] = FormulaCell(*cell, text)
+    wb.invalidate_layout()
+    Calculation(wb).run()
+    return [wb.values[s][(r, c)] for s, r, c in (split_key(o) for o in model.outputs)]
+
+
+def _same(vm_value: float, vm_error: int, scalar: Any) -> bool:
+    if type(scalar) is XLError:
+        return vm_error != 0 and ERRORS_BY_CODE[vm_error] == scalar
+    if vm_error:
+        return False
+    return math.isclose(vm_value, float(scalar), rel_tol=1e-9, abs_tol=1e-300)
+
+
+def check_against_scalar(path: Path, inputs: dict[str, str] | None = None,
+                         outputs: list[str] | None = None, min_errors: int = 0) -> None:
+    """Simulate, then recompute every iteration with the scalar engine and compare."""
+    model = build_model(load_workbook(path), inputs, outputs)
+    result = simulate(model, RunSettings(iterations=ITERATIONS, seed=7))
+    mismatches = []
+    for i in range(ITERATIONS):
+        samples = list(result.input_samples[:, i])
+        expected = _scalar_outputs(path, model, samples)
+        for k, label in enumerate(model.outputs):
+            got, code = result.output_values[k, i], int(result.output_errors[k, i])
+            if not _same(got, code, expected[k]):
+                shown = ERRORS_BY_CODE[code].code if code else got
+                mismatches.append(f"iteration {i}, {label}: machine {shown!r}, scalar "
+                                  f"{expected[k]!r}, inputs {samples}")
+    assert not mismatches, "\n".join(mismatches[:10])
+    # The comparison only means something for the error paths if some iterations took them.
+    assert int((result.output_errors != 0).sum()) >= min_errors
+
+
+def _outputs(prefix: str, formulas: list[str], sheet: str = "Sheet1") -> dict[str, str]:
+    """Formulas placed down column ``prefix`` from row 1."""
+    return {f"{sheet}!{prefix}{i + 1}": f for i, f in enumerate(formulas)}
+
+
+def test_arithmetic_and_precedence(make_xlsx):
+    formulas = ["=-A1^2+A2*3-A1/A2", "=(A1+A2)*2^-1", "=A1*10%", "=2^A2^0.5",
+                "=A1^0.5", "=A1-A2-1", "=A1/A2/2", "=-(A1-A2)*+A2", "=A1^A2", "=1/(A1-A2)"]
+    path = make_xlsx({"A1": 0, "A2": 0, **_outputs("C", formulas)})
+    check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
+                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+
+
+def test_comparisons_and_logic(make_xlsx):
+    formulas = ["=A1>A2", "=A1<=A2", "=A1=ROUND(A1,0)", "=A1<>A2", "=(A1>A2)+1",
+                "=IF(A1>=A2,A1,A2)", "=IF(AND(A1>1,A2<2),1,2)", "=OR(A1>3,A2>2.5)",
+                "=NOT(A1>2)", "=IF(A1>2,SQRT(A1-2),-1)", "=IFERROR(SQRT(A1-2),-1)",
+                "=IFERROR(1/B1,99)", "=IFNA(MATCH(B1,{1,2,3},0),99)", "=IF(B1,10/B1,0)",
+                "=AND(A1>0,B1)", "=IF(B1=0,1/B1,B1)"]
+    path = make_xlsx({"A1": 0, "A2": 0, "B1": "=RANDBETWEEN(0,3)", **_outputs("C", formulas)})
+    check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
+                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+
+
+def test_aggregates_over_ranges_mixing_constants_and_uncertain_cells(make_xlsx):
+    column = {"D1": 1, "D2": "=A1", "D3": "x", "D4": "=A2", "D6": -2.5, "D7": True}
+    formulas = ["=SUM(D1:D7)", "=AVERAGE(D1:D7)", "=MIN(D1:D7)", "=MAX(D1:D7)",
+                "=PRODUCT(D1:D7)", "=SUM(D1:D7,A1,10)", "=MIN(A1,A2,0.5)", "=MAX(A1,-A2)",
+                "=AVERAGE(A1,A2,D6)", "=PRODUCT(A1,A2,2)", "=SUM(D2,D4)*2"]
+    path = make_xlsx({"A1": 0, "A2": 0, **column, **_outputs("C", formulas)})
+    check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
+                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))])
+
+
+def test_math_functions(make_xlsx):
+    formulas = ["=ROUND(A1*100,1)", "=ROUND(A1,-1)", "=ROUNDUP(A1,1)", "=ROUNDDOWN(A1,1)",
+                "=ROUNDUP(-A1,0)", "=MOD(A1*7,3)", "=MOD(-A1*7,3)", "=MOD(A1,A2-2)",
+                "=INT(A1)", "=INT(-A1)", "=ABS(A1)", "=SQRT(A1)", "=EXP(A1)", "=LN(A1)",
+                "=POWER(A2,A1)", "=POWER(A1,0.5)", "=ROUND(B1/2,0)"]
+    path = make_xlsx({"A1": 0, "A2": 0, "B1": "=RANDBETWEEN(-3,3)", **_outputs("C", formulas)})
+    check_against_scalar(path, {"Sheet1!A1": "normal(1, 2)", "Sheet1!A2": "uniform(1, 3)"},
+                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+
+
+def test_lookups_with_a_sampled_index_into_constant_tables(make_xlsx):
+    table = {f"D{r}": r * 10 for r in range(1, 6)} | {f"E{r}": r * r + 0.5 for r in range(1, 6)}
+    formulas = ["=INDEX(E1:E5,B1)", "=INDEX(D1:E5,B1,2)", "=CHOOSE(B1,10,20,30,40,50)",
+                "=VLOOKUP(B1*10,D1:E5,2,FALSE)", "=VLOOKUP(B1*10+5,D1:E5,2,TRUE)",
+                "=MATCH(B1*10,D1:D5,0)", "=MATCH(A1,D1:D5,1)", "=INDEX(E1:E5,B2)",
+                "=CHOOSE(B2,1,2,3,4,5)", "=VLOOKUP(A1,D1:E5,2)", "=IFERROR(INDEX(E1:E5,B2),0)"]
+    cells = {"A1": 0, "B1": "=RANDBETWEEN(1,5)", "B2": "=RANDBETWEEN(0,6)", **table}
+    path = make_xlsx({**cells, **_outputs("C", formulas)})
+    check_against_scalar(path, {"Sheet1!A1": "uniform(0, 60)"},
+                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+
+
+def test_npv_irr_pmt_over_sampled_cash_flows(make_xlsx):
+    flows = {"F1": -100, "F2": "=A1", "F3": "=A2", "F4": 40, "F5": "=A1+A2"}
+    formulas = ["=NPV(0.1,F2:F5)+F1", "=NPV(A3,F1:F5)", "=IRR(F1:F5)", "=IRR(F1:F5,0.2)",
+                "=PMT(A3,10,-1000)", "=PMT(A3/12,360,A1*1000,0,1)", "=NPV(0.08,A1,A2,50)"]
+    path = make_xlsx({"A1": 0, "A2": 0, "A3": 0, **flows, **_outputs("C", formulas)})
+    check_against_scalar(path, {"Sheet1!A1": "normal(40, 15)", "Sheet1!A2": "uniform(10, 60)",
+                                "Sheet1!A3": "uniform(0.01, 0.2)"},
+                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))])
+
+
+def test_norm_inv_of_rand_and_risk_calls_inside_formulas(make_xlsx):
+    path = make_xlsx({"A1": "=NORM.INV(RAND(),100,10)", "A2": "=RiskNormal(5,2)*3",
+                      "A3": "=RAND()*RAND()", "C1": "=RiskOutput()+A1+A2",
+                      "C2": "=RiskOutput(\"spread\")+A1*A3-A2", "C3": "=5"})
+    check_against_scalar(path)
+    model = build_model(load_workbook(path))
+    assert model.outputs == ["Sheet1!C1", "Sheet1!C2"]  # the RiskOutput cells, C3 is not one
+
+
+def test_defined_names_and_cross_sheet_references(make_xlsx):
+    def names(wb):
+        wb.defined_names["Rate"] = DefinedName("Rate", attr_text="Sheet1!$H$1")
+        wb.defined_names["Draw"] = DefinedName("Draw", attr_text="'Data Sheet'!$B$2")
+        wb.defined_names["Flows"] = DefinedName("Flows", attr_text="'Data Sheet'!$B$2:$B$4")
+
+    path = make_xlsx({"H1": 0.05, "Data Sheet!B2": 0, "Data Sheet!B3": 7,
+                      "Data Sheet!B4": "=B2*2", "C1": "=Draw*(1+Rate)",
+                      "C2": "='Data Sheet'!B2+'Data Sheet'!B4", "C3": "=SUM(Flows)",
+                      "C4": "=NPV(Rate,Flows)", "C5": "=MAX(Flows)-'Data Sheet'!B3"},
+                     setup=names)
+    check_against_scalar(path, {"'Data Sheet'!B2": "triangular(0, 5, 12)"},
+                         [f"Sheet1!C{i}" for i in range(1, 6)])
