@@ -466,9 +466,9 @@ def _dollar_digits(fraction: float) -> float | XLError:
     return 10.0 ** math.ceil(math.log10(fraction))
 
 
-@excel_function("DOLLARDE")
-def dollarde(ctx: Context, fractional_dollar: RefArg, fraction: RefArg):
-    nums = _atp_numbers(ctx, fractional_dollar, fraction)
+def _dollar_convert(ctx: Context, value: Any, fraction: Any, to_decimal: bool) -> Any:
+    """DOLLARDE (fractional price to decimal) and DOLLARFR (the reverse)."""
+    nums = _atp_numbers(ctx, value, fraction)
     if type(nums) is XLError:
         return nums
     x, frac = nums[0], math.trunc(nums[1])
@@ -476,20 +476,17 @@ def dollarde(ctx: Context, fractional_dollar: RefArg, fraction: RefArg):
     if type(scale) is XLError:
         return scale
     whole = math.trunc(x)
-    return whole + (x - whole) * scale / frac
+    return whole + (x - whole) * (scale / frac if to_decimal else frac / scale)
+
+
+@excel_function("DOLLARDE")
+def dollarde(ctx: Context, fractional_dollar: RefArg, fraction: RefArg):
+    return _dollar_convert(ctx, fractional_dollar, fraction, to_decimal=True)
 
 
 @excel_function("DOLLARFR")
 def dollarfr(ctx: Context, decimal_dollar: RefArg, fraction: RefArg):
-    nums = _atp_numbers(ctx, decimal_dollar, fraction)
-    if type(nums) is XLError:
-        return nums
-    x, frac = nums[0], math.trunc(nums[1])
-    scale = _dollar_digits(frac)
-    if type(scale) is XLError:
-        return scale
-    whole = math.trunc(x)
-    return whole + (x - whole) * frac / scale
+    return _dollar_convert(ctx, decimal_dollar, fraction, to_decimal=False)
 
 
 # --- Excel functions: cash flows -------------------------------------------------------------
