@@ -73,10 +73,29 @@ def _same(vm_value: float, vm_error: int, scalar: Any) -> bool:
     return math.isclose(vm_value, float(scalar), rel_tol=1e-9, abs_tol=1e-300)
 
 
-def check_against_scalar(path: Path, inputs: dict[str, str] | None = None,
-                         outputs: list[str] | None = None, min_errors: int = 0) -> None:
-    """Simulate, then recompute every iteration with the scalar engine and compare."""
-    model = build_model(load_workbook(path), inputs, outputs)
+_RISK_NAMES = {"normal": "RiskNormal", "uniform": "RiskUniform", "triangular": "RiskTriang"}
+
+
+@pytest.fixture(params=["risk", "caller"])
+def declare(request) -> str:
+    """How the inputs are declared: @RISK calls in their cells, or by the caller on constant
+    cells (the CLI's --input)."""
+    return request.param
+
+
+def check_against_scalar(make_xlsx, cells: dict[str, Any], inputs: dict[str, str],
+                         outputs: list[str] | None = None, declare: str = "risk",
+                         min_errors: int = 0, **make: Any) -> None:
+    """Build the workbook with ``inputs`` declared as ``declare`` says, simulate, then recompute
+    every iteration with the scalar engine and compare."""
+    cells = dict(cells)
+    for label, text in inputs.items():
+        sheet, _, addr = label.rpartition("!")
+        key = f"{sheet.strip(chr(39))}!{addr}"
+        family, _, args = text.partition("(")
+        cells[key] = 0 if declare == "caller" else f"={_RISK_NAMES[family]}({args}"
+    path = make_xlsx(cells, **make)
+    model = build_model(load_workbook(path), inputs if declare == "caller" else None, outputs)
     result = simulate(model, RunSettings(iterations=ITERATIONS, seed=7))
     mismatches = []
     for i in range(ITERATIONS):
@@ -101,7 +120,7 @@ def _outputs(prefix: str, formulas: list[str], sheet: str = "Sheet1") -> dict[st
 def test_arithmetic_and_precedence(make_xlsx):
     formulas = ["=-A1^2+A2*3-A1/A2", "=(A1+A2)*2^-1", "=A1*10%", "=2^A2^0.5",
                 "=A1^0.5", "=A1-A2-1", "=A1/A2/2", "=-(A1-A2)*+A2", "=A1^A2", "=1/(A1-A2)"]
-    path = make_xlsx({"A1": 0, "A2": 0, **_outputs("C", formulas)})
+    path = make_xlsx({**_outputs("C", formulas)})
     check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
                          [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
 
@@ -112,7 +131,7 @@ def test_comparisons_and_logic(make_xlsx):
                 "=NOT(A1>2)", "=IF(A1>2,SQRT(A1-2),-1)", "=IFERROR(SQRT(A1-2),-1)",
                 "=IFERROR(1/B1,99)", "=IFNA(MATCH(B1,{1,2,3},0),99)", "=IF(B1,10/B1,0)",
                 "=AND(A1>0,B1)", "=IF(B1=0,1/B1,B1)"]
-    path = make_xlsx({"A1": 0, "A2": 0, "B1": "=RANDBETWEEN(0,3)", **_outputs("C", formulas)})
+    path = make_xlsx({"B1": "=RANDBETWEEN(0,3)", **_outputs("C", formulas)})
     check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
                          [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
 
@@ -122,7 +141,7 @@ def test_aggregates_over_ranges_mixing_constants_and_uncertain_cells(make_xlsx):
     formulas = ["=SUM(D1:D7)", "=AVERAGE(D1:D7)", "=MIN(D1:D7)", "=MAX(D1:D7)",
                 "=PRODUCT(D1:D7)", "=SUM(D1:D7,A1,10)", "=MIN(A1,A2,0.5)", "=MAX(A1,-A2)",
                 "=AVERAGE(A1,A2,D6)", "=PRODUCT(A1,A2,2)", "=SUM(D2,D4)*2"]
-    path = make_xlsx({"A1": 0, "A2": 0, **column, **_outputs("C", formulas)})
+    path = make_xlsx({**column, **_outputs("C", formulas)})
     check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
                          [f"Sheet1!C{i + 1}" for i in range(len(formulas))])
 
@@ -132,7 +151,7 @@ def test_math_functions(make_xlsx):
                 "=ROUNDUP(-A1,0)", "=MOD(A1*7,3)", "=MOD(-A1*7,3)", "=MOD(A1,A2-2)",
                 "=INT(A1)", "=INT(-A1)", "=ABS(A1)", "=SQRT(A1)", "=EXP(A1)", "=LN(A1)",
                 "=POWER(A2,A1)", "=POWER(A1,0.5)", "=ROUND(B1/2,0)"]
-    path = make_xlsx({"A1": 0, "A2": 0, "B1": "=RANDBETWEEN(-3,3)", **_outputs("C", formulas)})
+    path = make_xlsx({"B1": "=RANDBETWEEN(-3,3)", **_outputs("C", formulas)})
     check_against_scalar(path, {"Sheet1!A1": "normal(1, 2)", "Sheet1!A2": "uniform(1, 3)"},
                          [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
 
@@ -143,7 +162,7 @@ def test_lookups_with_a_sampled_index_into_constant_tables(make_xlsx):
                 "=VLOOKUP(B1*10,D1:E5,2,FALSE)", "=VLOOKUP(B1*10+5,D1:E5,2,TRUE)",
                 "=MATCH(B1*10,D1:D5,0)", "=MATCH(A1,D1:D5,1)", "=INDEX(E1:E5,B2)",
                 "=CHOOSE(B2,1,2,3,4,5)", "=VLOOKUP(A1,D1:E5,2)", "=IFERROR(INDEX(E1:E5,B2),0)"]
-    cells = {"A1": 0, "B1": "=RANDBETWEEN(1,5)", "B2": "=RANDBETWEEN(0,6)", **table}
+    cells = {"B1": "=RANDBETWEEN(1,5)", "B2": "=RANDBETWEEN(0,6)", **table}
     path = make_xlsx({**cells, **_outputs("C", formulas)})
     check_against_scalar(path, {"Sheet1!A1": "uniform(0, 60)"},
                          [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
@@ -153,7 +172,7 @@ def test_npv_irr_pmt_over_sampled_cash_flows(make_xlsx):
     flows = {"F1": -100, "F2": "=A1", "F3": "=A2", "F4": 40, "F5": "=A1+A2"}
     formulas = ["=NPV(0.1,F2:F5)+F1", "=NPV(A3,F1:F5)", "=IRR(F1:F5)", "=IRR(F1:F5,0.2)",
                 "=PMT(A3,10,-1000)", "=PMT(A3/12,360,A1*1000,0,1)", "=NPV(0.08,A1,A2,50)"]
-    path = make_xlsx({"A1": 0, "A2": 0, "A3": 0, **flows, **_outputs("C", formulas)})
+    path = make_xlsx({**flows, **_outputs("C", formulas)})
     check_against_scalar(path, {"Sheet1!A1": "normal(40, 15)", "Sheet1!A2": "uniform(10, 60)",
                                 "Sheet1!A3": "uniform(0.01, 0.2)"},
                          [f"Sheet1!C{i + 1}" for i in range(len(formulas))])
@@ -174,7 +193,7 @@ def test_defined_names_and_cross_sheet_references(make_xlsx):
         wb.defined_names["Draw"] = DefinedName("Draw", attr_text="'Data Sheet'!$B$2")
         wb.defined_names["Flows"] = DefinedName("Flows", attr_text="'Data Sheet'!$B$2:$B$4")
 
-    path = make_xlsx({"H1": 0.05, "Data Sheet!B2": 0, "Data Sheet!B3": 7,
+    path = make_xlsx({"H1": 0.05, "Data Sheet!B3": 7,
                       "Data Sheet!B4": "=B2*2", "C1": "=Draw*(1+Rate)",
                       "C2": "='Data Sheet'!B2+'Data Sheet'!B4", "C3": "=SUM(Flows)",
                       "C4": "=NPV(Rate,Flows)", "C5": "=MAX(Flows)-'Data Sheet'!B3"},
