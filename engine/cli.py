@@ -140,7 +140,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         model = build_model(wb, inputs, args.output or None)
         settings = RunSettings(iterations=args.iterations, seed=args.seed,
-                               sampling=args.sampling, correlations=correlations)
+                               sampling=args.sampling, correlations=correlations,
+                               percentiles=args.percentiles or RunSettings.percentiles,
+                               target=args.target, var_level=args.var_level,
+                               stop_tolerance=args.stop_tolerance)
         result = simulate(model, settings, progress=None if args.json else _progress_bar())
     except (SimulationError, ValueError) as exc:
         raise WorkbookError(str(exc)) from None
@@ -231,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sampling", choices=["mc", "lhs"], default="mc")
     run.add_argument("--correlation", action="append", default=[], metavar="CELL,CELL=RHO",
                      help="rank correlation between two inputs, e.g. 'Sheet1!B2,Sheet1!B3=0.8'")
+    run.add_argument("--percentile", dest="percentiles", type=float, action="append",
+                     metavar="P", help="a percentile to report (repeatable; default 1 5 10 25 "
+                                       "50 75 90 95 99)")
+    run.add_argument("--target", type=float, help="report P(output <= target)")
+    run.add_argument("--var-level", type=float, default=0.95,
+                     help="confidence level of value at risk and CVaR (default 0.95)")
+    run.add_argument("--stop-tolerance", type=float, metavar="REL",
+                     help="stop once every output's mean and 5/50/95th percentiles are known "
+                          "within this relative tolerance at 95%% confidence")
     run.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     run.add_argument("--samples", metavar="OUT.parquet", help="write every iteration's inputs "
                                                               "and outputs")

@@ -395,9 +395,11 @@ class Lowerer:
         for arg in args:
             operand = self.lower(arg, cell)
             typed = type(operand) is Const and type(operand.value) not in (Ref, Array, MultiRef)
+            from_range = type(operand) is Vec
             for item in self.items(operand, cell, typed):
                 if type(item) is Reg:
-                    regs.append(item)
+                    if not (from_range and item.logical):  # ranges skip TRUE/FALSE, as SUM does
+                        regs.append(item)
                     continue
                 v = item.value
                 if type(v) is XLError:

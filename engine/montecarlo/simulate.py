@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.montecarlo import correlation, lhs, rng, vm
-from engine.montecarlo.convergence import convergence_trace
+from engine.montecarlo.convergence import ConvergenceMonitor, convergence_trace
 from engine.montecarlo.fallback import run_blocks_with_fallbacks
 from engine.montecarlo.model import SimulationModel
 from engine.montecarlo.opcodes import ERRORS_BY_CODE
@@ -40,6 +40,8 @@ class RunSettings:
     target: float | None = None
     var_level: float = 0.95
     chunk: int = CHUNK
+    stop_tolerance: float | None = None  # stop early once every output has converged
+    stop_confidence: float = 0.95
 
     def validate(self) -> None:
         if not 1 <= self.iterations <= MAX_ITERATIONS:
@@ -49,6 +51,14 @@ class RunSettings:
             raise ValueError(f"sampling must be 'mc' or 'lhs', got {self.sampling!r}")
         if not 0 <= self.seed < 2 ** 63:
             raise ValueError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed}")
+        if self.stop_tolerance is not None and not self.stop_tolerance > 0:
+            raise ValueError(f"the stop tolerance must be positive, got {self.stop_tolerance}")
+
+    def step(self) -> int:
+        """Iterations per chunk: with a stop rule, small enough to stop near convergence."""
+        if self.stop_tolerance is None:
+            return self.chunk
+        return min(self.chunk, max(10_000, self.iterations // 100))
 
 
 @dataclass
@@ -134,8 +144,12 @@ def simulate(model: SimulationModel, settings: RunSettings,
     inputs = np.empty((len(model.inputs), n))
     out_vals = np.empty((len(model.outputs), n))
     out_errs = np.zeros((len(model.outputs), n), dtype=np.uint8)
-    for start in range(0, n, settings.chunk):
-        count = min(settings.chunk, n - start)
+    monitors = [] if settings.stop_tolerance is None else [
+        ConvergenceMonitor(settings.stop_tolerance, settings.stop_confidence, label=label)
+        for label in model.outputs]
+    done = n
+    for start in range(0, n, settings.step()):
+        count = min(settings.step(), n - start)
         chunk = _sample_chunk(model, settings, start, count, groups)
         inputs[:, start:start + count] = chunk
         vals = np.empty((len(model.outputs), count))
@@ -149,6 +163,13 @@ def simulate(model: SimulationModel, settings: RunSettings,
         out_errs[:, start:start + count] = errs
         if progress is not None:
             progress(start + count, n)
+        if monitors and all([m.update(vals[k], errs[k]) for k, m in enumerate(monitors)]):
+            done = start + count
+            warnings.append(f"converged after {done:,} iterations (tolerance "
+                            f"{settings.stop_tolerance:g} at {settings.stop_confidence:.0%})")
+            break
+    if done < n:
+        inputs, out_vals, out_errs = inputs[:, :done], out_vals[:, :done], out_errs[:, :done]
     out_vals[out_errs != 0] = np.nan
     return _results(model, settings, inputs, out_vals, out_errs, warnings + model.warnings,
                     started)
@@ -176,7 +197,7 @@ def _results(model: SimulationModel, settings: RunSettings, inputs: np.ndarray,
         info["distribution"] = _describe(site.distribution)
         info["name"] = site.name
         input_stats[site.label] = info
-    return RunResult(settings.iterations, settings.seed, settings.sampling, outputs,
+    return RunResult(inputs.shape[1], settings.seed, settings.sampling, outputs,
                      input_stats, sens, conv, time.perf_counter() - started, warnings, inputs,
                      out_vals, out_errs)
 

@@ -76,7 +76,13 @@ def _same(vm_value: float, vm_error: int, scalar: Any) -> bool:
 _RISK_NAMES = {"normal": "RiskNormal", "uniform": "RiskUniform", "triangular": "RiskTriang"}
 
 
-@pytest.fixture(params=["risk", "caller"])
+# build_model lowers the formula cone before the caller's inputs on constant cells, so a formula
+# reading such a cell folds its constant and never sees the samples (engine/montecarlo/model.py).
+CALLER_INPUTS_IGNORED = pytest.mark.xfail(
+    strict=True, reason="inputs given by the caller on constant cells are read as the constant")
+
+
+@pytest.fixture(params=["risk", pytest.param("caller", marks=CALLER_INPUTS_IGNORED)])
 def declare(request) -> str:
     """How the inputs are declared: @RISK calls in their cells, or by the caller on constant
     cells (the CLI's --input)."""
@@ -112,91 +118,103 @@ def check_against_scalar(make_xlsx, cells: dict[str, Any], inputs: dict[str, str
     assert int((result.output_errors != 0).sum()) >= min_errors
 
 
-def _outputs(prefix: str, formulas: list[str], sheet: str = "Sheet1") -> dict[str, str]:
-    """Formulas placed down column ``prefix`` from row 1."""
-    return {f"{sheet}!{prefix}{i + 1}": f for i, f in enumerate(formulas)}
+def _outputs(formulas: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Formulas placed down column C from row 1, and their cells as outputs."""
+    cells = {f"Sheet1!C{i + 1}": f for i, f in enumerate(formulas)}
+    return cells, list(cells)
 
 
-def test_arithmetic_and_precedence(make_xlsx):
-    formulas = ["=-A1^2+A2*3-A1/A2", "=(A1+A2)*2^-1", "=A1*10%", "=2^A2^0.5",
-                "=A1^0.5", "=A1-A2-1", "=A1/A2/2", "=-(A1-A2)*+A2", "=A1^A2", "=1/(A1-A2)"]
-    path = make_xlsx({**_outputs("C", formulas)})
-    check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
-                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+TWO_INPUTS = {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"}
 
 
-def test_comparisons_and_logic(make_xlsx):
-    formulas = ["=A1>A2", "=A1<=A2", "=A1=ROUND(A1,0)", "=A1<>A2", "=(A1>A2)+1",
-                "=IF(A1>=A2,A1,A2)", "=IF(AND(A1>1,A2<2),1,2)", "=OR(A1>3,A2>2.5)",
-                "=NOT(A1>2)", "=IF(A1>2,SQRT(A1-2),-1)", "=IFERROR(SQRT(A1-2),-1)",
-                "=IFERROR(1/B1,99)", "=IFNA(MATCH(B1,{1,2,3},0),99)", "=IF(B1,10/B1,0)",
-                "=AND(A1>0,B1)", "=IF(B1=0,1/B1,B1)"]
-    path = make_xlsx({"B1": "=RANDBETWEEN(0,3)", **_outputs("C", formulas)})
-    check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
-                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+def test_arithmetic_and_precedence(make_xlsx, declare):
+    cells, outputs = _outputs(["=-A1^2+A2*3-A1/A2", "=(A1+A2)*2^-1", "=A1*10%", "=2^A2^0.5",
+                               "=A1^0.5", "=A1-A2-1", "=A1/A2/2", "=-(A1-A2)*+A2", "=A1^A2",
+                               "=1/(A1-A2)", "=-A1^2"])
+    check_against_scalar(make_xlsx, cells, TWO_INPUTS, outputs, declare, min_errors=1)
 
 
-def test_aggregates_over_ranges_mixing_constants_and_uncertain_cells(make_xlsx):
+def test_comparisons_and_logic(make_xlsx, declare):
+    cells, outputs = _outputs([
+        "=A1>A2", "=A1<=A2", "=A1=ROUND(A1,0)", "=A1<>A2", "=(A1>A2)+1", "=IF(A1>=A2,A1,A2)",
+        "=IF(AND(A1>1,A2<2),1,2)", "=OR(A1>3,A2>2.5)", "=NOT(A1>2)", "=IF(A1>2,SQRT(A1-2),-1)",
+        "=IFERROR(SQRT(A1-2),-1)", "=IFERROR(1/B1,99)", "=IFNA(MATCH(B1,{1,2,3},0),99)",
+        "=IF(B1,10/B1,0)", "=AND(A1>0,B1)", "=IF(B1=0,1/B1,B1)"])
+    check_against_scalar(make_xlsx, {"B1": "=RANDBETWEEN(0,3)", **cells}, TWO_INPUTS, outputs,
+                         declare, min_errors=1)
+
+
+def test_aggregates_over_ranges_mixing_constants_and_uncertain_cells(make_xlsx, declare):
     column = {"D1": 1, "D2": "=A1", "D3": "x", "D4": "=A2", "D6": -2.5, "D7": True}
-    formulas = ["=SUM(D1:D7)", "=AVERAGE(D1:D7)", "=MIN(D1:D7)", "=MAX(D1:D7)",
-                "=PRODUCT(D1:D7)", "=SUM(D1:D7,A1,10)", "=MIN(A1,A2,0.5)", "=MAX(A1,-A2)",
-                "=AVERAGE(A1,A2,D6)", "=PRODUCT(A1,A2,2)", "=SUM(D2,D4)*2"]
-    path = make_xlsx({**column, **_outputs("C", formulas)})
-    check_against_scalar(path, {"Sheet1!A1": "normal(1.5, 1)", "Sheet1!A2": "uniform(1, 3)"},
-                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))])
+    cells, outputs = _outputs([
+        "=SUM(D1:D7)", "=AVERAGE(D1:D7)", "=MIN(D1:D7)", "=MAX(D1:D7)", "=PRODUCT(D1:D7)",
+        "=SUM(D1:D7,A1,10)", "=MIN(A1,A2,0.5)", "=MAX(A1,-A2)", "=AVERAGE(A1,A2,D6)",
+        "=PRODUCT(A1,A2,2)", "=SUM(D2,D4)*2", "=SUM(A1:A2)"])
+    check_against_scalar(make_xlsx, {**column, **cells}, TWO_INPUTS, outputs, declare)
 
 
-def test_math_functions(make_xlsx):
-    formulas = ["=ROUND(A1*100,1)", "=ROUND(A1,-1)", "=ROUNDUP(A1,1)", "=ROUNDDOWN(A1,1)",
-                "=ROUNDUP(-A1,0)", "=MOD(A1*7,3)", "=MOD(-A1*7,3)", "=MOD(A1,A2-2)",
-                "=INT(A1)", "=INT(-A1)", "=ABS(A1)", "=SQRT(A1)", "=EXP(A1)", "=LN(A1)",
-                "=POWER(A2,A1)", "=POWER(A1,0.5)", "=ROUND(B1/2,0)"]
-    path = make_xlsx({"B1": "=RANDBETWEEN(-3,3)", **_outputs("C", formulas)})
-    check_against_scalar(path, {"Sheet1!A1": "normal(1, 2)", "Sheet1!A2": "uniform(1, 3)"},
-                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+def test_math_functions(make_xlsx, declare):
+    cells, outputs = _outputs([
+        "=ROUND(A1*100,1)", "=ROUND(A1,-1)", "=ROUNDUP(A1,1)", "=ROUNDDOWN(A1,1)",
+        "=ROUNDUP(-A1,0)", "=MOD(A1*7,3)", "=MOD(-A1*7,3)", "=MOD(A1,A2-2)", "=INT(A1)",
+        "=INT(-A1)", "=ABS(A1)", "=SQRT(A1)", "=EXP(A1)", "=LN(A1)", "=POWER(A2,A1)",
+        "=POWER(A1,0.5)", "=ROUND(B1/2,0)", "=MOD(B1,2)"])
+    check_against_scalar(make_xlsx, {"B1": "=RANDBETWEEN(-3,3)", **cells},
+                         {"Sheet1!A1": "normal(1, 2)", "Sheet1!A2": "uniform(1, 3)"}, outputs,
+                         declare, min_errors=1)
 
 
-def test_lookups_with_a_sampled_index_into_constant_tables(make_xlsx):
+def test_lookups_with_a_sampled_index_into_constant_tables(make_xlsx, declare):
     table = {f"D{r}": r * 10 for r in range(1, 6)} | {f"E{r}": r * r + 0.5 for r in range(1, 6)}
-    formulas = ["=INDEX(E1:E5,B1)", "=INDEX(D1:E5,B1,2)", "=CHOOSE(B1,10,20,30,40,50)",
-                "=VLOOKUP(B1*10,D1:E5,2,FALSE)", "=VLOOKUP(B1*10+5,D1:E5,2,TRUE)",
-                "=MATCH(B1*10,D1:D5,0)", "=MATCH(A1,D1:D5,1)", "=INDEX(E1:E5,B2)",
-                "=CHOOSE(B2,1,2,3,4,5)", "=VLOOKUP(A1,D1:E5,2)", "=IFERROR(INDEX(E1:E5,B2),0)"]
-    cells = {"B1": "=RANDBETWEEN(1,5)", "B2": "=RANDBETWEEN(0,6)", **table}
-    path = make_xlsx({**cells, **_outputs("C", formulas)})
-    check_against_scalar(path, {"Sheet1!A1": "uniform(0, 60)"},
-                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))], min_errors=1)
+    cells, outputs = _outputs([
+        "=INDEX(E1:E5,B1)", "=INDEX(D1:E5,B1,2)", "=CHOOSE(B1,10,20,30,40,50)",
+        "=VLOOKUP(B1*10,D1:E5,2,FALSE)", "=VLOOKUP(B1*10+5,D1:E5,2,TRUE)",
+        "=MATCH(B1*10,D1:D5,0)", "=MATCH(A1,D1:D5,1)", "=INDEX(E1:E5,B2)",
+        "=CHOOSE(B2,1,2,3,4,5)", "=VLOOKUP(A1,D1:E5,2)", "=IFERROR(INDEX(E1:E5,B2),0)",
+        "=CHOOSE(B2-1,1,2,3,4,5)", "=INDEX(D1:E5,B1,B2-4)"])
+    cells |= {"B1": "=RANDBETWEEN(1,5)", "B2": "=RANDBETWEEN(1,7)", **table}
+    check_against_scalar(make_xlsx, cells, {"Sheet1!A1": "uniform(0, 60)"}, outputs, declare,
+                         min_errors=1)
 
 
-def test_npv_irr_pmt_over_sampled_cash_flows(make_xlsx):
+@pytest.mark.xfail(strict=True, reason="INDEX with a sampled row 0 gives #REF!; the scalar "
+                   "engine takes the whole column and intersects it with the formula's row")
+def test_index_with_a_sampled_row_of_zero(make_xlsx):
+    table = {f"E{r}": r * r + 0.5 for r in range(1, 6)}
+    # Row 0 is the whole column: C3 shares row 3 with it and shows E3, C8 shares none: #VALUE!.
+    cells = {"B2": "=RANDBETWEEN(0,1)", "C3": "=INDEX(E1:E5,B2)", "C8": "=INDEX(E1:E5,B2)"}
+    check_against_scalar(make_xlsx, {**table, **cells}, {}, ["Sheet1!C3", "Sheet1!C8"])
+
+
+def test_npv_irr_pmt_over_sampled_cash_flows(make_xlsx, declare):
     flows = {"F1": -100, "F2": "=A1", "F3": "=A2", "F4": 40, "F5": "=A1+A2"}
-    formulas = ["=NPV(0.1,F2:F5)+F1", "=NPV(A3,F1:F5)", "=IRR(F1:F5)", "=IRR(F1:F5,0.2)",
-                "=PMT(A3,10,-1000)", "=PMT(A3/12,360,A1*1000,0,1)", "=NPV(0.08,A1,A2,50)"]
-    path = make_xlsx({**flows, **_outputs("C", formulas)})
-    check_against_scalar(path, {"Sheet1!A1": "normal(40, 15)", "Sheet1!A2": "uniform(10, 60)",
-                                "Sheet1!A3": "uniform(0.01, 0.2)"},
-                         [f"Sheet1!C{i + 1}" for i in range(len(formulas))])
+    cells, outputs = _outputs([
+        "=NPV(0.1,F2:F5)+F1", "=NPV(A3,F1:F5)", "=IRR(F1:F5)", "=IRR(F1:F5,0.2)",
+        "=PMT(A3,10,-1000)", "=PMT(A3/12,360,A1*1000,0,1)", "=NPV(0.08,A1,A2,50)"])
+    check_against_scalar(make_xlsx, {**flows, **cells},
+                         {"Sheet1!A1": "normal(40, 15)", "Sheet1!A2": "uniform(10, 60)",
+                          "Sheet1!A3": "uniform(0.01, 0.2)"}, outputs, declare)
 
 
 def test_norm_inv_of_rand_and_risk_calls_inside_formulas(make_xlsx):
-    path = make_xlsx({"A1": "=NORM.INV(RAND(),100,10)", "A2": "=RiskNormal(5,2)*3",
-                      "A3": "=RAND()*RAND()", "C1": "=RiskOutput()+A1+A2",
-                      "C2": "=RiskOutput(\"spread\")+A1*A3-A2", "C3": "=5"})
-    check_against_scalar(path)
-    model = build_model(load_workbook(path))
-    assert model.outputs == ["Sheet1!C1", "Sheet1!C2"]  # the RiskOutput cells, C3 is not one
+    cells = {"A1": "=NORM.INV(RAND(),100,10)", "A2": "=RiskNormal(5,2)*3",
+             "A3": "=RAND()*RAND()", "A4": "=RANDBETWEEN(1,6)+RiskUniform(0,1)",
+             "C1": "=RiskOutput()+A1+A2", "C2": "=RiskOutput(\"spread\")+A1*A3-A2-A4",
+             "C3": "=5"}
+    check_against_scalar(make_xlsx, cells, {})
+    model = build_model(load_workbook(make_xlsx(cells, name="again.xlsx")))
+    assert model.outputs == ["Sheet1!C1", "Sheet1!C2"]  # the RiskOutput cells; C3 is not one
+    assert model.output_names["Sheet1!C2"] == "spread"
 
 
-def test_defined_names_and_cross_sheet_references(make_xlsx):
+def test_defined_names_and_cross_sheet_references(make_xlsx, declare):
     def names(wb):
         wb.defined_names["Rate"] = DefinedName("Rate", attr_text="Sheet1!$H$1")
         wb.defined_names["Draw"] = DefinedName("Draw", attr_text="'Data Sheet'!$B$2")
         wb.defined_names["Flows"] = DefinedName("Flows", attr_text="'Data Sheet'!$B$2:$B$4")
 
-    path = make_xlsx({"H1": 0.05, "Data Sheet!B3": 7,
-                      "Data Sheet!B4": "=B2*2", "C1": "=Draw*(1+Rate)",
-                      "C2": "='Data Sheet'!B2+'Data Sheet'!B4", "C3": "=SUM(Flows)",
-                      "C4": "=NPV(Rate,Flows)", "C5": "=MAX(Flows)-'Data Sheet'!B3"},
-                     setup=names)
-    check_against_scalar(path, {"'Data Sheet'!B2": "triangular(0, 5, 12)"},
-                         [f"Sheet1!C{i}" for i in range(1, 6)])
+    cells = {"H1": 0.05, "Data Sheet!B3": 7, "Data Sheet!B4": "=B2*2", "C1": "=Draw*(1+Rate)",
+             "C2": "='Data Sheet'!B2+'Data Sheet'!B4", "C3": "=SUM(Flows)",
+             "C4": "=NPV(Rate,Flows)", "C5": "=MAX(Flows)-'Data Sheet'!B3"}
+    check_against_scalar(make_xlsx, cells, {"'Data Sheet'!B2": "triangular(0, 5, 12)"},
+                         [f"Sheet1!C{i}" for i in range(1, 6)], declare, setup=names)
