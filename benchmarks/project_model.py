@@ -55,8 +55,10 @@ INPUT_CELLS = {key: f"Assumptions!B{row}" for key, row, _, _, _ in INPUTS}
 
 def static_values() -> dict[str, float]:
     """Each input's expected value: what @RISK (and the engine) shows outside a simulation."""
-    means = {"RiskTriang": lambda a, m, b: (a + m + b) / 3, "RiskNormal": lambda m, s: m,
-             "RiskPert": lambda a, m, b: (a + 4 * m + b) / 6, "RiskUniform": lambda a, b: (a + b) / 2,
+    means = {"RiskTriang": lambda a, m, b: (a + m + b) / 3,
+             "RiskNormal": lambda m, s: m,
+             "RiskPert": lambda a, m, b: (a + 4 * m + b) / 6,
+             "RiskUniform": lambda a, b: (a + b) / 2,
              "RiskLognorm": lambda m, s: m}
     return {key: means[fn](*params) for key, _, _, fn, params in INPUTS}
 

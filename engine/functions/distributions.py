@@ -9,7 +9,6 @@ CHIDIST, ...) are registered next to the modern ones when Excel computes the sam
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -17,22 +16,11 @@ from typing import Any
 from engine.errors import DIV0, NA, NULL, NUM, XLError
 from engine.functions.registry import Arr, Bool, Num, excel_function
 from engine.functions.stats import numbers_of, stdev
+from engine.lazy import LazyModule
 from engine.values import MISSING, Array
 
-
-class _LazyModule:
-    """A module imported on first use: scipy.stats costs about 50 MB and half a second to
-    import, and most workbooks never call a distribution function."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self._name), attr)
-
-
-stats = _LazyModule("scipy.stats")
-special = _LazyModule("scipy.special")
+stats = LazyModule("scipy.stats")
+special = LazyModule("scipy.special")
 
 _trunc = math.trunc
 

@@ -19,7 +19,13 @@ from typing import ClassVar
 
 import numpy as np
 from numba import njit
-from scipy import integrate, optimize, special, stats
+
+from engine.lazy import LazyModule
+
+integrate = LazyModule("scipy.integrate")
+optimize = LazyModule("scipy.optimize")
+special = LazyModule("scipy.special")
+stats = LazyModule("scipy.stats")
 
 Param = float | tuple[float, ...]
 Bounds = tuple[float | None, float | None]
@@ -124,7 +130,23 @@ def normal_quantile(u: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(u))
 
 
-_SCIPY = {"beta": stats.beta, "gamma": stats.gamma, "t": stats.t}
+def _ppf_pdf(kind: str, shape: tuple[float, ...]):
+    """Quantile and density of a standard 'beta', 'gamma' or 't' from scipy.special, which
+    scipy.stats itself calls, without importing scipy.stats (half a second per run)."""
+    if kind == "beta":
+        a, b = shape
+        log_norm = special.betaln(a, b)
+        return (lambda p: special.betaincinv(a, b, p),
+                lambda x: np.exp((a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - log_norm))
+    if kind == "gamma":
+        (a,) = shape
+        log_norm = special.gammaln(a)
+        return (lambda p: special.gammaincinv(a, p),
+                lambda x: np.exp((a - 1) * np.log(x) - x - log_norm))
+    (nu,) = shape
+    log_norm = special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+    return (lambda p: special.stdtrit(nu, p),
+            lambda x: np.exp(log_norm - (nu + 1) / 2 * np.log1p(x * x / nu)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -135,16 +157,16 @@ def _quantile_table(kind: str, shape: tuple[float, ...]) -> tuple[np.ndarray, np
     interpolant is monotone (rank order survives) and fourth-order accurate where smooth.
     Cached per parameter set: identical inputs share one table.
     """
-    dist = _SCIPY[kind](*shape)
+    ppf, pdf = _ppf_pdf(kind, shape)
     i = np.arange(_KNOTS + 1)
     p = np.sin(np.pi * i / (2 * _KNOTS)) ** 2
     y = np.full(_KNOTS + 1, np.nan)
     m = np.zeros(_KNOTS + 1)
     inner = slice(1, _KNOTS)
-    y[inner] = dist.ppf(p[inner])
+    y[inner] = ppf(p[inner])
     with np.errstate(divide="ignore", invalid="ignore"):
         dp = np.pi / (2 * _KNOTS) * np.sin(np.pi * i[inner] / _KNOTS)
-        m[inner] = np.nan_to_num(dp / dist.pdf(y[inner]), nan=0.0, posinf=0.0)
+        m[inner] = np.nan_to_num(dp / pdf(y[inner]), nan=0.0, posinf=0.0)
     secant = np.diff(y[inner])  # interval j (knots j, j+1) at index j - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         a, b = m[1:_KNOTS - 1] / secant, m[2:_KNOTS] / secant
@@ -166,7 +188,7 @@ def tabulated_quantile(kind: str, shape: tuple[float, ...], u: np.ndarray) -> np
     _table_into(flat, y, m, out)
     tails = np.isnan(out)
     if tails.any():
-        out[tails] = _SCIPY[kind](*shape).ppf(flat[tails])
+        out[tails] = _ppf_pdf(kind, shape)[0](flat[tails])
     return out.reshape(np.shape(u))
 
 
@@ -519,10 +541,10 @@ class _StandardizedTable(Distribution):
         return self.loc + self.scale * tabulated_quantile(self.kind, self.shape, u)
 
     def _cdf(self, x):
-        return _SCIPY[self.kind].cdf((x - self.loc) / self.scale, *self.shape)
+        return getattr(stats, self.kind).cdf((x - self.loc) / self.scale, *self.shape)
 
     def _moments(self):
-        mean, var = _SCIPY[self.kind].stats(*self.shape, moments="mv")
+        mean, var = getattr(stats, self.kind).stats(*self.shape, moments="mv")
         return self.loc + self.scale * float(mean), self.scale ** 2 * float(var)
 
 

@@ -509,10 +509,19 @@ def _table(lw: Lowerer, operand: Any, cell: Cell, horizontal: bool = False) -> i
 
 
 def _index(lw: Lowerer, node: Call, cell: Cell) -> Any:
-    table = _table(lw, lw.lower(node.args[0], cell), cell)
+    source = lw.lower(node.args[0], cell)
+    table = _table(lw, source, cell)
     row = lw._arg_reg(node, 1, 0.0, cell)
     col = lw._arg_reg(node, 2, 0.0, cell)
-    return Reg(lw.b.emit(op.INDEX, table, row.reg, col.reg))
+    # An index of 0 takes a whole column (row): in a cell, implicitly intersected with the
+    # formula's own row (column). d packs those positions in the table, 0 where none.
+    ref = source.value
+    here = 0
+    if type(ref) is Ref and ref.sheet == cell[0]:
+        row_pos = cell[1] - ref.r1 + 1 if ref.r1 <= cell[1] <= ref.r2 else 0
+        col_pos = cell[2] - ref.c1 + 1 if ref.c1 <= cell[2] <= ref.c2 else 0
+        here = row_pos * (1 << 20) + col_pos
+    return Reg(lw.b.emit(op.INDEX, table, row.reg, col.reg, here))
 
 
 def _choose(lw: Lowerer, node: Call, cell: Cell) -> Any:

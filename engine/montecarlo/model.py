@@ -201,11 +201,10 @@ def build_model(workbook: Workbook, inputs: dict[str, Any] | None = None,
         cell_input=cell_inputs.get)
     out_cells = [split_key(label) for label in output_labels]
     cone = _cone(calc, out_cells, stochastic)
+    for cell in cell_inputs:  # first: the formulas that read them need their registers
+        lowerer.lower_cell(cell)
     for cell in calc.graph.order:
-        if cell in cone:
-            lowerer.lower_cell(cell)
-    for cell in cell_inputs:
-        if cell not in lowerer.cell_regs:
+        if cell in cone and cell not in lowerer.cell_regs:
             lowerer.lower_cell(cell)
     regs = []
     for cell in out_cells:

@@ -430,10 +430,14 @@ def execute(code: np.ndarray, arglist: np.ndarray, consts: np.ndarray, const_err
                 cc = int(vals[c, i])
                 if nrows == 1 and cc == 0 and rr >= 1:  # INDEX(row_vector, k)
                     rr, cc = 1, rr
-                if rr == 0:
-                    rr = 1 if nrows == 1 else 0
+                if rr == 0:  # a whole column, intersected with the formula's row
+                    rr = 1 if nrows == 1 else d >> 20
                 if cc == 0:
-                    cc = 1 if ncols == 1 else 0
+                    cc = 1 if ncols == 1 else d & ((1 << 20) - 1)
+                if rr == 0 or cc == 0:
+                    oerr[i] = E_VALUE
+                    out[i] = 0.0
+                    continue
                 if rr < 1 or cc < 1 or rr > nrows or cc > ncols:
                     oerr[i] = E_REF if (rr >= 0 and cc >= 0) else E_VALUE
                     out[i] = 0.0

@@ -76,13 +76,7 @@ def _same(vm_value: float, vm_error: int, scalar: Any) -> bool:
 _RISK_NAMES = {"normal": "RiskNormal", "uniform": "RiskUniform", "triangular": "RiskTriang"}
 
 
-# build_model lowers the formula cone before the caller's inputs on constant cells, so a formula
-# reading such a cell folds its constant and never sees the samples (engine/montecarlo/model.py).
-CALLER_INPUTS_IGNORED = pytest.mark.xfail(
-    strict=True, reason="inputs given by the caller on constant cells are read as the constant")
-
-
-@pytest.fixture(params=["risk", pytest.param("caller", marks=CALLER_INPUTS_IGNORED)])
+@pytest.fixture(params=["risk", "caller"])
 def declare(request) -> str:
     """How the inputs are declared: @RISK calls in their cells, or by the caller on constant
     cells (the CLI's --input)."""
@@ -171,14 +165,12 @@ def test_lookups_with_a_sampled_index_into_constant_tables(make_xlsx, declare):
         "=VLOOKUP(B1*10,D1:E5,2,FALSE)", "=VLOOKUP(B1*10+5,D1:E5,2,TRUE)",
         "=MATCH(B1*10,D1:D5,0)", "=MATCH(A1,D1:D5,1)", "=INDEX(E1:E5,B2)",
         "=CHOOSE(B2,1,2,3,4,5)", "=VLOOKUP(A1,D1:E5,2)", "=IFERROR(INDEX(E1:E5,B2),0)",
-        "=CHOOSE(B2-1,1,2,3,4,5)", "=INDEX(D1:E5,B1,B2-4)"])
+        "=CHOOSE(B2-1,1,2,3,4,5)", "=INDEX(D1:E5,B2,1+MOD(B1,2))"])
     cells |= {"B1": "=RANDBETWEEN(1,5)", "B2": "=RANDBETWEEN(1,7)", **table}
     check_against_scalar(make_xlsx, cells, {"Sheet1!A1": "uniform(0, 60)"}, outputs, declare,
                          min_errors=1)
 
 
-@pytest.mark.xfail(strict=True, reason="INDEX with a sampled row 0 gives #REF!; the scalar "
-                   "engine takes the whole column and intersects it with the formula's row")
 def test_index_with_a_sampled_row_of_zero(make_xlsx):
     table = {f"E{r}": r * r + 0.5 for r in range(1, 6)}
     # Row 0 is the whole column: C3 shares row 3 with it and shows E3, C8 shares none: #VALUE!.
