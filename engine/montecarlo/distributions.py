@@ -149,6 +149,21 @@ def _ppf_pdf(kind: str, shape: tuple[float, ...]):
             lambda x: np.exp(log_norm - (nu + 1) / 2 * np.log1p(x * x / nu)))
 
 
+def _standard_moments(kind: str, shape: tuple[float, ...]) -> tuple[float, float]:
+    """Mean and variance of a standard beta, gamma or t, in closed form (a static value is
+    shown for every @RISK cell; importing scipy.stats for it would cost half a second)."""
+    if kind == "beta":
+        a, b = shape
+        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+    if kind == "gamma":
+        (a,) = shape
+        return a, a
+    (nu,) = shape
+    mean = 0.0 if nu > 1 else math.nan
+    var = nu / (nu - 2) if nu > 2 else (math.inf if nu > 1 else math.nan)
+    return mean, var
+
+
 @functools.lru_cache(maxsize=256)
 def _quantile_table(kind: str, shape: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Knot values and slopes (per grid step) of a standardized distribution's quantile.
@@ -544,8 +559,8 @@ class _StandardizedTable(Distribution):
         return getattr(stats, self.kind).cdf((x - self.loc) / self.scale, *self.shape)
 
     def _moments(self):
-        mean, var = getattr(stats, self.kind).stats(*self.shape, moments="mv")
-        return self.loc + self.scale * float(mean), self.scale ** 2 * float(var)
+        mean, var = _standard_moments(self.kind, self.shape)
+        return self.loc + self.scale * mean, self.scale ** 2 * var
 
 
 class _BetaOnRange(_StandardizedTable):

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from engine.montecarlo.sorting import argsort
 from engine.montecarlo.summary import as_values, error_mask
 
 # Iterations per chunk when accumulating the regression's correlation matrix.
@@ -48,6 +49,21 @@ class SortedInputs:
     names: tuple[str, ...]
     samples: tuple[np.ndarray, ...]
     orders: tuple[np.ndarray, ...]
+    # Unit-scaled ranks over all iterations, per input, shared by the outputs without errors.
+    _full_ranks: dict[int, tuple[np.ndarray | None, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def unit_ranks(self, i: int, keep: np.ndarray | None) -> tuple[np.ndarray | None,
+                                                                   np.ndarray]:
+        """Input i's ranks on the kept iterations, centred and scaled, and its sorted values."""
+        if keep is not None:
+            rx, xs = _ranks(self.samples[i], self.orders[i], keep)
+            return _unit(rx), xs
+        found = self._full_ranks.get(i)
+        if found is None:
+            rx, xs = _ranks(self.samples[i], self.orders[i], None)
+            found = self._full_ranks[i] = (_unit(rx), xs)
+        return found
 
     @property
     def n(self) -> int:
@@ -76,7 +92,7 @@ def sort_inputs(inputs: Mapping[str, ArrayLike]) -> SortedInputs:
             raise ValueError(f"{name}: input samples must be finite numbers")
         names.append(name)
         samples.append(x)
-        orders.append(np.argsort(x).astype(index_type, copy=False))
+        orders.append(argsort(x).astype(index_type, copy=False))
     return SortedInputs(tuple(names), tuple(samples), tuple(orders))
 
 
@@ -201,17 +217,16 @@ def sensitivity(
     if m < 2:
         return result
 
-    ry, _ = _ranks(y, np.argsort(y), None)
+    ry, _ = _ranks(y, argsort(np.ascontiguousarray(y)), None)
     ry = _unit(ry)
     y_centre, y_scale = _centre_scale(y)
     rho = np.full(k, np.nan)
     usable, centre, scale = [], [], []
     bars = []
     cut = math.ceil(tail_fraction * m)
-    for i, (name, x_all, order) in enumerate(zip(ins.names, ins.samples, ins.orders)):
+    for i, (name, x_all) in enumerate(zip(ins.names, ins.samples, strict=True)):
         x = x_all[keep] if n_err else x_all
-        rx, xs = _ranks(x_all, order, keep)
-        rx = _unit(rx)
+        rx, xs = ins.unit_ranks(i, keep)
         if rx is not None and ry is not None:
             rho[i] = np.dot(rx, ry)
         x_centre, x_scale = _centre_scale(x)
