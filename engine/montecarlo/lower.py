@@ -261,9 +261,17 @@ class Lowerer:
     def binary(self, node: Binary, cell: Cell) -> Any:
         left = self.lower(node.left, cell)
         right = self.lower(node.right, cell)
-        if type(left) is Vec or type(right) is Vec:
+        if self._is_array(left) or self._is_array(right):
             return self._elementwise(node.op, left, right, cell)
         return self._scalar_binary(node.op, left, right, cell)
+
+    @staticmethod
+    def _is_array(operand: Any) -> bool:
+        """Several values at once: an uncertain range, or a constant array or range."""
+        if type(operand) is Vec:
+            return True
+        v = operand.value if type(operand) is Const else None
+        return (type(v) is Array and v.shape != (1, 1)) or (type(v) is Ref and not v.is_cell)
 
     def _elementwise(self, symbol: str, left: Any, right: Any, cell: Cell) -> Vec:
         """Array arithmetic such as ``(A1:A9>5)*B1:B9`` inside SUMPRODUCT."""

@@ -210,3 +210,13 @@ def test_defined_names_and_cross_sheet_references(make_xlsx, declare):
              "C4": "=NPV(Rate,Flows)", "C5": "=MAX(Flows)-'Data Sheet'!B3"}
     check_against_scalar(make_xlsx, cells, {"'Data Sheet'!B2": "triangular(0, 5, 12)"},
                          [f"Sheet1!C{i}" for i in range(1, 6)], declare, setup=names)
+
+
+def test_functions_without_an_instruction_run_in_the_scalar_engine(make_xlsx, declare):
+    # GCD, COMBIN, TEXT, LEN, XNPV and DATE have no machine instruction: each iteration goes to
+    # the scalar engine, with text passing between nested calls (LEN(TEXT(...))).
+    cells, outputs = _outputs([
+        "=GCD(INT(A1*10),6)+COMBIN(10,INT(A2))", '=LEN(TEXT(A1*1000,"#,##0.00"))*A2',
+        "=XNPV(0.1,{-100,60,70}*A2,{43831,44197,44562})", "=YEAR(DATE(2020,INT(A2*5),1))",
+        "=FACTDOUBLE(INT(A2*3))"])
+    check_against_scalar(make_xlsx, cells, TWO_INPUTS, outputs, declare)
