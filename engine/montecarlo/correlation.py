@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import ndtri
 
+from engine.montecarlo.distributions import normal_quantile
 from engine.montecarlo.lhs import keyed_permutation
 from engine.montecarlo.rng import CORRELATION_KEY_STREAM
 
@@ -168,7 +168,7 @@ def impose_rank_correlation(samples, target, seed: int, labels: Sequence[str] | 
     # The entrywise map can push a matrix on the edge of the valid set just outside it.
     colour = _symmetric_power(nearest_correlation(pearson), 0.5)
 
-    normal_scores = ndtri(np.arange(1, n + 1) / (n + 1.0))
+    normal_scores = normal_quantile(np.arange(1, n + 1) / (n + 1.0))
     scores = np.empty((n, k))
     for j, input_id in enumerate(ids):
         order = keyed_permutation(seed, input_id, n, 0, n, stream=CORRELATION_KEY_STREAM)
