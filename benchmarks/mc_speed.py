@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,10 +37,15 @@ TUNED_CHUNK = 16_384
 AGREEMENT_SE = 5.0
 
 
+# Both sides run as a user's shell runs them: with Python's bytecode cache. A sandbox that sets
+# PYTHONDONTWRITEBYTECODE makes every run recompile the engine's modules from source.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(cmd: list[str]) -> tuple[float, dict]:
     """Wall time of a whole process and its JSON output."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=ENV)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
