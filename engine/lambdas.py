@@ -120,9 +120,9 @@ def _array(value: Any, ctx: Any) -> Array | XLError:
     return Array([[BLANK if value is MISSING else value]])
 
 
-def _element(value: Any, ctx: Any) -> Any:
+def element(value: Any, ctx: Any, empty: Any = BLANK) -> Any:
     """One cell of a helper's result: arrays of arrays do not exist, so a multi-cell result
-    is #CALC!, as in Excel."""
+    is #CALC!, as in Excel; an omitted value becomes ``empty``."""
     t = type(value)
     if t is Ref or t is Array:
         arr = ctx.deref(value) if t is Ref else value
@@ -130,7 +130,7 @@ def _element(value: Any, ctx: Any) -> Any:
     if t is MultiRef:
         return VALUE
     if value is MISSING:
-        return BLANK
+        return empty
     return CALC if is_function_value(value) else value
 
 
@@ -193,7 +193,7 @@ def _helper_args(engine: Any, node: Call, ctx: Any, low: int, high: int
 
 
 def _apply_cell(engine: Any, fn: Any, args: list[Any], ctx: Any) -> Any:
-    return _element(apply(engine, fn, args, ctx), ctx)
+    return element(apply(engine, fn, args, ctx), ctx)
 
 
 def map_(engine: Any, node: Call, ctx: Any) -> Any:
@@ -233,7 +233,7 @@ def _fold(engine: Any, node: Call, ctx: Any, keep_steps: bool) -> Any:
         for v in row:
             acc = apply(engine, fn, [acc, v], ctx)
             if keep_steps:
-                out.append(_element(acc, ctx))
+                out.append(element(acc, ctx))
         steps.append(out)
     return Array(steps) if keep_steps else acc
 

@@ -207,15 +207,7 @@ def _takes_two(fn: Any) -> bool:
 
 def _cell(value: Any, ctx: Any) -> Any:
     """One output cell: a multi-cell result is #CALC!, as for the LAMBDA helpers."""
-    t = type(value)
-    if t is Ref or t is Array:
-        arr = ctx.deref(value) if t is Ref else value
-        return arr.top_left() if arr.shape == (1, 1) else CALC
-    if t is MultiRef:
-        return VALUE
-    if value is MISSING:
-        return _EMPTY
-    return CALC if _lambdas.is_function_value(value) else value
+    return _lambdas.element(value, ctx, empty=_EMPTY)
 
 
 class _Aggregator:
