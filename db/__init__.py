@@ -1,4 +1,6 @@
-"""Persistence (PostgreSQL metadata, Parquet samples, DuckDB queries, Redis cache).
+"""Persistence: metadata store (PostgreSQL or embedded SQLite), Parquet samples, DuckDB queries,
+Redis or in-process cache, the job runner and cleanup. No Streamlit imports anywhere in here.
 
-Empty until the persistence issue: nothing in the engine depends on it.
+Import what you need from its module (``db.config.Settings``, ``db.store.open_store``,
+``db.errors``...): this package imports nothing itself, so ``import db`` pulls in no driver.
 """

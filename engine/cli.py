@@ -120,6 +120,7 @@ def _assignment(text: str, what: str) -> tuple[str, str]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from engine.loader import load_workbook
+    from engine.montecarlo.device import DeviceError, gpu_name, select_device
     from engine.montecarlo.lower import SimulationError
     from engine.montecarlo.model import build_model
     from engine.montecarlo.simulate import RunSettings, simulate, write_samples
@@ -133,9 +134,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             correlations[(first.strip(), second.strip())] = float(value)
         except ValueError:
             raise WorkbookError(f"--correlation {text!r}: {value!r} is not a number") from None
-    if args.device == "cuda":
-        raise WorkbookError("--device cuda: no CUDA backend is available in this build; use "
-                            "--device cpu (or auto)")
+    try:
+        device = select_device(args.device)
+    except DeviceError as exc:
+        raise WorkbookError(str(exc)) from None
     wb = load_workbook(args.book)
     try:
         model = build_model(wb, inputs, args.output or None)
@@ -143,7 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                sampling=args.sampling, correlations=correlations,
                                percentiles=args.percentiles or RunSettings.percentiles,
                                target=args.target, var_level=args.var_level,
-                               stop_tolerance=args.stop_tolerance)
+                               stop_tolerance=args.stop_tolerance, device=device)
         result = simulate(model, settings, progress=None if args.json else _progress_bar())
     except (SimulationError, ValueError) as exc:
         raise WorkbookError(str(exc)) from None
@@ -151,10 +153,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write_samples(result, model, args.samples)
     if args.json:
         payload = result.to_dict()
-        payload["device"] = "cpu"
+        payload["device"] = result.device
+        if result.device == "cuda":
+            payload["gpu"] = gpu_name()
         json.dump(payload, sys.stdout, default=_json_default)
         sys.stdout.write("\n")
     else:
+        print(f"device: {'cpu' if result.device == 'cpu' else f'cuda ({gpu_name()})'}")
         print(_report(result))
     return 0
 

@@ -47,6 +47,7 @@ class RunSettings:
     chunk: int = CHUNK
     stop_tolerance: float | None = None  # stop early once every output has converged
     stop_confidence: float = 0.95
+    device: str = "cpu"  # "cpu" or "cuda" (engine.montecarlo.device.select_device resolves "auto")
 
     def validate(self) -> None:
         if not 1 <= self.iterations <= MAX_ITERATIONS:
@@ -56,6 +57,8 @@ class RunSettings:
             raise ValueError(f"sampling must be 'mc' or 'lhs', got {self.sampling!r}")
         if not 0 <= self.seed < 2 ** 63:
             raise ValueError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.stop_tolerance is not None and not self.stop_tolerance > 0:
             raise ValueError(f"the stop tolerance must be positive, got {self.stop_tolerance}")
 
@@ -80,6 +83,7 @@ class RunResult:
     input_samples: np.ndarray  # (inputs, iterations)
     output_values: np.ndarray  # (outputs, iterations), NaN where an error
     output_errors: np.ndarray  # (outputs, iterations) uint8 error codes
+    device: str = "cpu"  # where the iterations ran
 
     def to_dict(self) -> dict[str, Any]:
         return {"iterations": self.iterations, "seed": self.seed, "sampling": self.sampling,
@@ -128,13 +132,46 @@ def _sample_chunk(model: SimulationModel, settings: RunSettings, start: int, cou
         else:
             u = rng.uniforms(settings.seed, site.stream, start, count)
         samples[j] = site.distribution.sample(u)
+    _correlate(model, settings, samples, start, groups)
+    return samples
+
+
+def _correlate(model: SimulationModel, settings: RunSettings, samples: np.ndarray, start: int,
+               groups: list[tuple[list[int], np.ndarray]]) -> bool:
+    """Rank-correlate a chunk's samples in place; True if there was anything to correlate."""
     for members, matrix in groups:
         labels = [model.inputs[i].label for i in members]
         ids = [model.inputs[i].stream for i in members]
         block = correlation.impose_rank_correlation(samples[members].T, matrix,
                                                     settings.seed + start, labels, ids)
         samples[members] = block.T
-    return samples
+    return bool(groups)
+
+
+def _cuda_runner(model: SimulationModel, settings: RunSettings, warnings: list[str]) -> Any:
+    """The GPU runner, or None with a warning when the program calls functions that only the
+    scalar Python engine runs (PYCALL): those runs go to the CPU rather than fail."""
+    if model.program.fallbacks:
+        names = sorted({fb.spec.name for fb in model.program.fallbacks})
+        warnings.append(f"ran on the CPU, not the GPU: the model calls {', '.join(names)}, "
+                        "which only the CPU engine runs per iteration")
+        return None
+    from engine.montecarlo.cuda_vm import CudaRunner
+
+    return CudaRunner(model, settings)
+
+
+def _run_chunk(model: SimulationModel, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Output values and error codes of a chunk's iterations on the CPU."""
+    p = model.program
+    vals = np.empty((len(model.outputs), chunk.shape[1]))
+    errs = np.empty((len(model.outputs), chunk.shape[1]), dtype=np.uint8)
+    if p.fallbacks:
+        run_blocks_with_fallbacks(p, chunk, vals, errs, BLOCK, model.evaluator)
+    else:
+        vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
+                      p.table_meta, chunk, p.n_regs, p.outputs, vals, errs, BLOCK)
+    return vals, errs
 
 
 def simulate(model: SimulationModel, settings: RunSettings,
@@ -144,7 +181,6 @@ def simulate(model: SimulationModel, settings: RunSettings,
     settings.validate()
     started = time.perf_counter()
     n = settings.iterations
-    p = model.program
     groups, warnings = correlation_targets(model, settings)
     inputs = np.empty((len(model.inputs), n))
     out_vals = np.empty((len(model.outputs), n))
@@ -153,17 +189,16 @@ def simulate(model: SimulationModel, settings: RunSettings,
         ConvergenceMonitor(settings.stop_tolerance, settings.stop_confidence, label=label)
         for label in model.outputs]
     done = n
+    runner = _cuda_runner(model, settings, warnings) if settings.device == "cuda" else None
     for start in range(0, n, settings.step()):
         count = min(settings.step(), n - start)
-        chunk = _sample_chunk(model, settings, start, count, groups)
-        inputs[:, start:start + count] = chunk
-        vals = np.empty((len(model.outputs), count))
-        errs = np.empty((len(model.outputs), count), dtype=np.uint8)
-        if p.fallbacks:
-            run_blocks_with_fallbacks(p, chunk, vals, errs, BLOCK, model.evaluator)
+        if runner is not None:
+            chunk, vals, errs = runner.run(
+                start, count, lambda s, first=start: _correlate(model, settings, s, first, groups))
         else:
-            vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
-                          p.table_meta, chunk, p.n_regs, p.outputs, vals, errs, BLOCK)
+            chunk = _sample_chunk(model, settings, start, count, groups)
+            vals, errs = _run_chunk(model, chunk)
+        inputs[:, start:start + count] = chunk
         out_vals[:, start:start + count] = vals
         out_errs[:, start:start + count] = errs
         if progress is not None:
@@ -176,8 +211,10 @@ def simulate(model: SimulationModel, settings: RunSettings,
     if done < n:
         inputs, out_vals, out_errs = inputs[:, :done], out_vals[:, :done], out_errs[:, :done]
     out_vals[out_errs != 0] = np.nan
-    return _results(model, settings, inputs, out_vals, out_errs, warnings + model.warnings,
-                    started)
+    result = _results(model, settings, inputs, out_vals, out_errs, warnings + model.warnings,
+                      started)
+    result.device = "cpu" if runner is None else "cuda"
+    return result
 
 
 def _results(model: SimulationModel, settings: RunSettings, inputs: np.ndarray,

@@ -1,0 +1,112 @@
+"""Settings of the persistence layer, read from the environment.
+
+Every deployment knob lives here so that the app, the worker process and the tests build the same
+object; invalid values are all reported at once, one sentence each, instead of failing later in
+the middle of a run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from db.errors import ConfigError
+
+# (attribute, environment variable, parser of the text)
+_VARIABLES: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("database_url", "DATABASE_URL", str),
+    ("redis_url", "REDIS_URL", str),
+    ("data_dir", "DATA_DIR", lambda raw: Path(raw).expanduser()),
+    ("retention_days", "RETENTION_DAYS", float),
+    ("cleanup_interval_hours", "CLEANUP_INTERVAL_HOURS", float),
+    ("max_concurrent_runs_per_user", "MAX_CONCURRENT_RUNS_PER_USER", int),
+    ("workers", "WORKERS", int),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where metadata, samples and cache live, and the limits of the job runner.
+
+    With no ``database_url`` the metadata is an SQLite file under ``data_dir``; with no
+    ``redis_url`` the cache is in-process. Constructing it directly validates like ``from_env``.
+    """
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    retention_days: float = 7
+    cleanup_interval_hours: float = 6
+    max_concurrent_runs_per_user: int = 2
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        problems = _problems(vars(self))
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded store's file, used when ``database_url`` is not set."""
+        return self.data_dir / "metadata.sqlite3"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Settings from DATABASE_URL, REDIS_URL, DATA_DIR, RETENTION_DAYS,
+        CLEANUP_INTERVAL_HOURS, MAX_CONCURRENT_RUNS_PER_USER and WORKERS; an empty variable counts
+        as unset. Raises ``ConfigError`` listing every invalid variable."""
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for attr, name, parse in _VARIABLES:
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                values[attr] = parse(raw)
+            except ValueError:  # only numbers fail to parse: their text is safe to echo
+                problems.append(f"{name} must be {_KINDS[attr]}, got {raw!r}.")
+        problems += _problems(values)
+        if problems:
+            raise ConfigError(problems)
+        return cls(**values)
+
+
+_KINDS = {
+    "database_url": "a postgresql:// URL",
+    "redis_url": "a redis://, rediss:// or unix:// URL",
+    "data_dir": "a directory",
+    "retention_days": "a positive number of days",
+    "cleanup_interval_hours": "a positive number of hours",
+    "max_concurrent_runs_per_user": "a whole number of at least 1",
+    "workers": "a whole number of at least 1",
+}
+_SCHEMES = {
+    "database_url": ("postgresql://", "postgres://"),
+    "redis_url": ("redis://", "rediss://", "unix://"),
+}
+
+
+def _problems(values: Mapping[str, Any]) -> list[str]:
+    """One sentence per invalid value among ``values`` (attribute name -> value)."""
+    names = {attr: name for attr, name, _ in _VARIABLES}
+    problems = []
+    for attr, value in values.items():
+        if attr == "data_dir":  # any path will do: it is created on first use
+            continue
+        if attr in _SCHEMES:
+            ok = value is None or (isinstance(value, str)
+                                   and value.lower().startswith(_SCHEMES[attr]))
+        else:
+            whole = attr in ("max_concurrent_runs_per_user", "workers")
+            ok = (isinstance(value, int if whole else int | float) and not isinstance(value, bool)
+                  and math.isfinite(value) and value > 0)
+        if not ok:
+            # URLs may carry a password: name the variable, never echo its value.
+            shown = "" if attr in _SCHEMES else f", got {value!r}"
+            problems.append(f"{names[attr]} must be {_KINDS[attr]}{shown}.")
+    return problems

@@ -1,0 +1,36 @@
+"""The exceptions of the persistence layer.
+
+Callers (the app, the job runner) catch these to show one sentence to the user, so every message
+is written for a person, never a driver's traceback text.
+"""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """Invalid settings: ``problems`` holds one sentence per problem, all found in one pass."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+class StoreError(Exception):
+    """Anything the metadata store refuses or cannot do."""
+
+
+class NotFound(StoreError):
+    """The row asked for does not exist."""
+
+
+class PermissionDenied(StoreError):
+    """The acting user may not read or change this row (ownership and roles are enforced here)."""
+
+
+class Conflict(StoreError):
+    """The change contradicts the stored state: a taken username, deleting a workbook that runs
+    still use, deleting a run that is still executing, removing the last admin."""
+
+
+class InvalidValue(StoreError, ValueError):
+    """A value the store will not keep (an unknown role or status, a too long password)."""
