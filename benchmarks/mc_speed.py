@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,9 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     for (name, wall, inner), side in zip(rows, runs, strict=True):
         every = " ".join(f"{w:.2f}" for w, _ in side)
         print(f"{name:32}{wall:9.2f}{inner:14.2f}{n / wall:14,.0f}  {every}")
+    def verdict(ratio: float) -> str:
+        return "goal met (faster)" if ratio < 1 else ("bar met" if ratio <= 1.5 else "BAR MISSED")
+
     ratio = engine_wall / numpy_wall
-    verdict = "goal met (faster)" if ratio < 1 else ("bar met" if ratio <= 1.5 else "BAR MISSED")
-    print(f"\nengine / NumPy wall time: {ratio:.2f}x (bar <= 1.5x): {verdict}")
+    medians = [statistics.median(w for w, _ in side) for side in runs]
+    median_ratio = medians[0] / medians[1]
+    # NumPy's whole-array run swings with the cost of fresh memory on this machine, so the
+    # best-of ratio alone can mislead; both are shown.
+    print(f"\nengine / NumPy wall time, best of each: {ratio:.2f}x (bar <= 1.5x): "
+          f"{verdict(ratio)}")
+    print(f"engine / NumPy wall time, median of each: {median_ratio:.2f}x "
+          f"({medians[0]:.2f} s / {medians[1]:.2f} s): {verdict(median_ratio)}")
     print(f"engine / tuned NumPy wall time: {engine_wall / tuned_wall:.2f}x")
     inner = engine["elapsed_seconds"] / numpy_run["compute_seconds"]
     print(f"engine / NumPy in-process: {inner:.2f}x"

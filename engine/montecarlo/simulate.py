@@ -245,8 +245,10 @@ def _results(model: SimulationModel, settings: RunSettings, inputs: np.ndarray,
             return stats, sens, convergence_trace(out_vals[k], out_errs[k], label=label)
 
         def per_input(j: int) -> dict:
+            # The inputs' own distributions are known: their realised statistics need no more
+            # iterations than the sensitivity does.
             site = model.inputs[j]
-            info = summarize(inputs[j], None, settings.percentiles, label=site.label)
+            info = summarize(inputs[j][:m], None, settings.percentiles, label=site.label)
             info["distribution"] = _describe(site.distribution)
             info["name"] = site.name
             return info
