@@ -213,11 +213,15 @@ class Lowerer:
         if t is Name:
             tree = self.ev.name_tree(node.name, node.sheet, node.explicit_sheet)
             return self.lower(tree, cell)
-        if t is Unary:
-            x = self.scalar(self.lower(node.operand, cell), cell)
-            return x if node.op == "+" else Reg(self.b.emit(op.NEG, x.reg))
-        if t is Percent:
-            return Reg(self.b.emit(op.PCT, self.scalar(self.lower(node.operand, cell), cell).reg))
+        if t is Unary or t is Percent:
+            operand = self.lower(node.operand, cell)
+            if t is Unary and node.op == "+":
+                return operand
+            opcode = op.NEG if t is Unary else op.PCT
+            if self._is_array(operand):  # --(A1:A9>5) inside SUMPRODUCT
+                items, nrows, ncols = self._cells_of(operand)
+                return Vec(tuple(self._unary(opcode, x, cell) for x in items), nrows, ncols)
+            return self._unary(opcode, operand, cell)
         if t is Binary:
             return self.binary(node, cell)
         if t is Call:
@@ -265,6 +269,22 @@ class Lowerer:
             return self._elementwise(node.op, left, right, cell)
         return self._scalar_binary(node.op, left, right, cell)
 
+    def _unary(self, opcode: int, operand: Any, cell: Cell) -> Any:
+        if type(operand) is Const:
+            node = Unary("-", Literal(operand.value)) if opcode == op.NEG else Percent(
+                Literal(operand.value))
+            return self.fold(node, cell)
+        return Reg(self.b.emit(opcode, self.scalar(operand, cell).reg))
+
+    def _cells_of(self, x: Any) -> tuple[list[Any], int, int]:
+        """The cells of an operand, row by row, with its shape."""
+        if type(x) is Vec:
+            return list(x.items), x.nrows, x.ncols
+        if type(x) is Const and type(x.value) in (Ref, Array):
+            arr = self.ev.read_area(x.value) if type(x.value) is Ref else x.value
+            return [Const(v) for v in arr.flat()], arr.nrows, arr.ncols
+        return [x], 1, 1
+
     @staticmethod
     def _is_array(operand: Any) -> bool:
         """Several values at once: an uncertain range, or a constant array or range."""
@@ -275,16 +295,8 @@ class Lowerer:
 
     def _elementwise(self, symbol: str, left: Any, right: Any, cell: Cell) -> Vec:
         """Array arithmetic such as ``(A1:A9>5)*B1:B9`` inside SUMPRODUCT."""
-        def cells(x: Any) -> tuple[list[Any], int, int]:
-            if type(x) is Vec:
-                return list(x.items), x.nrows, x.ncols
-            if type(x) is Const and type(x.value) in (Ref, Array):
-                arr = self.ev.read_area(x.value) if type(x.value) is Ref else x.value
-                return [Const(v) for v in arr.flat()], arr.nrows, arr.ncols
-            return [x], 1, 1
-
-        li, lr, lc = cells(left)
-        ri, rr, rc = cells(right)
+        li, lr, lc = self._cells_of(left)
+        ri, rr, rc = self._cells_of(right)
         nrows, ncols = max(lr, rr), max(lc, rc)
         out = []
         for r in range(nrows):
@@ -574,6 +586,36 @@ def _match(lw: Lowerer, node: Call, cell: Cell) -> Any:
     return Reg(lw.b.emit(op.LOOKUP, table, key.reg, -1, mode))
 
 
+def _sumproduct(lw: Lowerer, node: Call, cell: Cell) -> Any:
+    """SUMPRODUCT: products element by element, summed; non-numbers count as 0, and arrays of
+    different shapes are #VALUE!, as in Excel."""
+    grids = []
+    for arg in node.args:
+        items, nrows, ncols = lw._cells_of(lw.lower(arg, cell))
+        grids.append((items, (nrows, ncols)))
+    if not grids or len({shape for _, shape in grids}) != 1:
+        return Const(VALUE)
+    terms = []
+    for k in range(len(grids[0][0])):
+        regs = []
+        for items, _ in grids:
+            item = items[k]
+            if type(item) is Const:
+                v = item.value
+                number, err = _const_cell(v) if type(v) is XLError or type(v) is float \
+                    else (0.0, 0)  # text, logicals and blanks in arrays multiply as 0
+                regs.append(lw.b.const(number, err))
+            elif item.logical:  # TRUE/FALSE in SUMPRODUCT's arrays count as 0 in Excel
+                regs.append(lw.b.const(0.0))
+            else:
+                regs.append(item.reg)
+        product = regs[0]
+        for r in regs[1:]:
+            product = lw.b.emit(op.MUL, product, r)
+        terms.append(product)
+    return Reg(lw.b.emit(op.REDUCE, lw.b.args(terms), len(terms), op.R_SUM))
+
+
 def _zero(lw: Lowerer, node: Call, cell: Cell) -> Any:
     """RiskOutput(...) marks an output and adds 0."""
     return Const(0.0)
@@ -585,7 +627,7 @@ _HANDLERS: dict[str, Callable[[Lowerer, Call, Cell], Any]] = {
     "PMT": _pmt, "NORM.INV": _norm_inv(False), "NORMINV": _norm_inv(False),
     "LOGNORM.INV": _norm_inv(True), "LOGINV": _norm_inv(True), "INDEX": _index,
     "CHOOSE": _choose, "VLOOKUP": _vlookup(False), "HLOOKUP": _vlookup(True), "MATCH": _match,
-    "RISKOUTPUT": _zero,
+    "RISKOUTPUT": _zero, "SUMPRODUCT": _sumproduct,
 }
 
 __all__ = ["Const", "Lowerer", "Reg", "SimulationError", "Vec", "walk"]

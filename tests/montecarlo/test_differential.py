@@ -220,3 +220,14 @@ def test_functions_without_an_instruction_run_in_the_scalar_engine(make_xlsx, de
         "=XNPV(0.1,{-100,60,70}*A2,{43831,44197,44562})", "=YEAR(DATE(2020,INT(A2*5),1))",
         "=FACTDOUBLE(INT(A2*3))"])
     check_against_scalar(make_xlsx, cells, TWO_INPUTS, outputs, declare)
+
+
+def test_sumproduct_over_uncertain_ranges(make_xlsx, declare):
+    cells = {"Sheet1!B1": "=A1*2", "Sheet1!B2": "=A2-1", "Sheet1!B3": 4, "Sheet1!D1": 0.5,
+             "Sheet1!D2": "text", "Sheet1!D3": 2}
+    cells_out, outputs = _outputs(["=SUMPRODUCT(B1:B3,D1:D3)", "=SUMPRODUCT((B1:B3>2)*B1:B3)",
+                                   "=SUMPRODUCT(B1:B3,D1:D2)", "=SUMPRODUCT(B1:B3)+A1",
+                                   "=SUMPRODUCT(B1:B3>2,B1:B3)+SUMPRODUCT(--(B1:B3>2),B1:B3)"])
+    cells_out = {k.replace("!C", "!E"): v for k, v in cells_out.items()}
+    outputs = [o.replace("!C", "!E") for o in outputs]
+    check_against_scalar(make_xlsx, {**cells, **cells_out}, TWO_INPUTS, outputs, declare)
