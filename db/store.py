@@ -435,9 +435,17 @@ class Store:
         rows = tx.all("SELECT id FROM runs WHERE workbook_id = ? ORDER BY id", (workbook_id,))
         return [int(r["id"]) for r in rows]
 
-    def _keep_an_admin(self, tx: Tx) -> None:
+    def has_admin(self) -> bool:
+        """Whether an enabled admin exists (the app creates the first one when not)."""
+        with self._db.transaction() as tx:
+            return self._enabled_admin(tx)
+
+    def _enabled_admin(self, tx: Tx) -> bool:
         rows = tx.all("SELECT roles FROM users WHERE disabled = ?", (False,))
-        if not any("admin" in _split_roles(r["roles"]) for r in rows):
+        return any("admin" in _split_roles(r["roles"]) for r in rows)
+
+    def _keep_an_admin(self, tx: Tx) -> None:
+        if not self._enabled_admin(tx):
             raise Conflict("This would leave no enabled admin.")
 
     def _audit(self, tx: Tx, actor_id: int | None, action: str, target: str,

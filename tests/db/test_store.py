@@ -505,3 +505,11 @@ def test_missing_server_skips_except_in_ci(ci: str, outcome: str) -> None:
                           cwd=Path(__file__).parents[2], env=env, capture_output=True,
                           text=True, timeout=120)
     assert outcome in done.stdout, done.stdout + done.stderr
+
+
+def test_has_admin_tells_whether_an_enabled_admin_exists(store: Store) -> None:
+    assert not store.has_admin()
+    store.create_user("someone", PASSWORD)
+    assert not store.has_admin()
+    store.create_user("boss", PASSWORD, roles=("admin",))
+    assert store.has_admin()

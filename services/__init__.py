@@ -1,0 +1,1 @@
+"""Orchestration between the UI and the engine/db layers: Streamlit-free and tested on its own."""

@@ -1,0 +1,94 @@
+"""Everything the app holds for the life of its process: settings, store, cache, samples, the
+run service and the cleanup schedule. Opened once per process (the UI caches it), because the
+run service marks every unfinished run interrupted when it starts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from db.cache import Cache, open_cache
+from db.cleanup import CleanupScheduler
+from db.config import Settings
+from db.jobs import RunService
+from db.samples import SampleFiles
+from db.secrets import load_or_create_secret
+from db.store import Store, open_store
+
+log = logging.getLogger("xlsim.app")
+
+MIN_COOKIE_KEY_BYTES = 32
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    cache: Cache
+    samples: SampleFiles
+    runs: RunService
+    cleanup: CleanupScheduler
+    cookie_key: str
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    def close(self) -> None:
+        self.cleanup.stop()
+        self.runs.shutdown(wait=False)
+        self.store.close()
+
+
+def cookie_key(settings: Settings, env: Mapping[str, str]) -> str:
+    """The key that signs login cookies: COOKIE_KEY (at least 32 bytes), else a random key
+    generated on first start and kept under the data directory. Never a constant."""
+    given = env.get("COOKIE_KEY", "")
+    if given:
+        if len(given.encode()) < MIN_COOKIE_KEY_BYTES:
+            raise ValueError(f"COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes long")
+        return given
+    return load_or_create_secret(settings.data_dir, "cookie-key").hex()
+
+
+def bootstrap_admin(store: Store, env: Mapping[str, str]) -> str | None:
+    """Make sure an admin exists. ADMIN_USERNAME/ADMIN_PASSWORD create it; without them the
+    first start creates ``admin`` with a random password printed once to the server log.
+    Returns the username created, or None when an admin already existed."""
+    username = env.get("ADMIN_USERNAME", "").strip()
+    password = env.get("ADMIN_PASSWORD", "")
+    if username and store.get_user(username) is not None:
+        return None
+    if not username and store.has_admin():
+        return None
+    if username:
+        if not password:
+            raise ValueError("ADMIN_USERNAME is set but ADMIN_PASSWORD is not")
+        store.create_user(username, password, display_name=username, roles=("admin",))
+        log.info("created the admin user %s from ADMIN_USERNAME", username)
+        return username
+    password = secrets.token_urlsafe(12)
+    store.create_user("admin", password, display_name="Administrator", roles=("admin",))
+    log.warning("created the first admin user 'admin' with password %s -- shown once; "
+                "change it after logging in, or set ADMIN_USERNAME/ADMIN_PASSWORD", password)
+    return "admin"
+
+
+def open_context(env: Mapping[str, str] | None = None) -> AppContext:
+    env = os.environ if env is None else env
+    settings = Settings.from_env(env)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "uploads").mkdir(exist_ok=True)
+    store = open_store(settings)
+    bootstrap_admin(store, env)
+    samples = SampleFiles(settings.data_dir)
+    cache = open_cache(settings)
+    runs = RunService(store, samples, settings, cache=cache)
+    cleanup = CleanupScheduler.for_settings(store, samples, settings)
+    cleanup.start()
+    return AppContext(settings, store, cache, samples, runs, cleanup,
+                      cookie_key(settings, env))
