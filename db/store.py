@@ -133,6 +133,13 @@ class Store:
                          (username.strip(),))
         return self._user(row) if row else None
 
+    def get_user_by_id(self, user_id: int) -> User | None:
+        """The account with this id, or None: the app re-reads its session's user on every page
+        view this way, so a disabled or demoted user loses access at once."""
+        with self._db.transaction() as tx:
+            row = tx.one("SELECT * FROM users WHERE id = ?", (user_id,))
+        return self._user(row) if row else None
+
     def list_users(self, actor: Actor) -> list[User]:
         with self._db.transaction() as tx:
             self._require_admin(tx, actor, "list users")

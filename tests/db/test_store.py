@@ -55,6 +55,8 @@ def test_create_and_get_user(store: Store) -> None:
     assert user.failed_attempts == 0 and not user.disabled and not user.is_admin
     assert store.get_user("alice") == user == store.get_user(" ALICE ")
     assert store.get_user("nobody") is None
+    assert store.get_user_by_id(user.id) == user
+    assert store.get_user_by_id(user.id + 1000) is None
 
 
 def test_usernames_are_unique_ignoring_case(store: Store) -> None:
