@@ -32,7 +32,7 @@ def _login(page, url: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Username", exact=True).fill(username)
     page.get_by_role("textbox", name="Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Home").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Home", exact=True).wait_for(timeout=60_000)
 
 
 def _logout(page) -> None:
@@ -71,7 +71,7 @@ def test_the_analyst_journey(app_url, context, tmp_path):
     # the admin creates two analysts
     _login(page, app_url, ADMIN, ADMIN_PASSWORD)
     page.get_by_role("link", name="Admin").click()
-    page.get_by_role("heading", name="Administration").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Administration", exact=True).wait_for(timeout=30_000)
     for username, password in ((ANALYST, ANALYST_PASSWORD), (SECOND, SECOND_PASSWORD)):
         page.get_by_role("textbox", name="Username", exact=True).fill(username)
         page.get_by_role("textbox", name="Password (at least 8 characters)").fill(password)
@@ -93,7 +93,7 @@ def test_the_analyst_journey(app_url, context, tmp_path):
     path = tmp_path / "risk-model.xlsx"
     book.save(path)
     page.get_by_role("link", name="Upload").click()
-    page.get_by_role("heading", name="Upload a workbook").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Upload a workbook", exact=True).wait_for(timeout=30_000)
     page.locator("input[type=file]").set_input_files(str(path))
     page.get_by_text("risk-model.xlsx is saved").wait_for(timeout=60_000)
     page.get_by_text("Declared inputs and outputs").wait_for(timeout=30_000)
@@ -102,11 +102,11 @@ def test_the_analyst_journey(app_url, context, tmp_path):
     # one click: the demo runs and its results render
     page.get_by_role("link", name="Home").click()
     page.get_by_role("button", name="Run the demo").click()
-    page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Runs", exact=True).wait_for(timeout=60_000)
     page.get_by_role("button", name="Open the results").wait_for(timeout=120_000)
     steps.shot("run-done")
     page.get_by_role("button", name="Open the results").click()
-    page.get_by_role("heading", name="Results").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Results", exact=True).wait_for(timeout=60_000)
     page.get_by_role("tab", name=re.compile("Distribution")).click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() >= 2  # histogram and S-curve
@@ -129,7 +129,7 @@ def test_the_analyst_journey(app_url, context, tmp_path):
 
     # SQL over the samples
     page.get_by_role("link", name="Explore").click()
-    page.get_by_role("heading", name="Explore with SQL").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Explore with SQL", exact=True).wait_for(timeout=30_000)
     page.get_by_role("button", name="Run query").click()
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
     steps.shot("sql")
@@ -139,9 +139,56 @@ def test_the_analyst_journey(app_url, context, tmp_path):
     # a second analyst sees none of it
     _login(page, app_url, SECOND, SECOND_PASSWORD)
     page.get_by_role("link", name="Runs").click()
-    page.get_by_role("heading", name="Runs").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Runs", exact=True).wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     assert page.get_by_text("project_cash_flow").count() == 0
     assert page.get_by_text("risk-model").count() == 0
     steps.shot("second-user")
+    page.close()
+
+
+def test_set_up_two_inputs_and_one_output_and_run_100000_iterations(app_url, context,
+                                                                      tmp_path):
+    page = context.new_page()
+    steps = Steps(page, tmp_path)
+    _login(page, app_url, ADMIN, ADMIN_PASSWORD)
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Plan"
+    ws["A1"], ws["B1"] = "Volume", 1000
+    ws["A2"], ws["B2"] = "Margin", 12.5
+    ws["A3"], ws["B3"] = "Profit", "=B1*B2-5000"
+    path = tmp_path / "plan.xlsx"
+    book.save(path)
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_role("heading", name="Upload a workbook", exact=True).wait_for(timeout=30_000)
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text("plan.xlsx is saved").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Set up a simulation").click()
+    page.get_by_role("heading", name="Set up a simulation", exact=True).wait_for(timeout=30_000)
+    for cell in ("Plan!B1", "Plan!B2"):
+        box = page.get_by_role("textbox", name="Cell to make uncertain")
+        box.fill(cell)
+        box.press("Enter")
+        page.get_by_role("button", name="Add input").click()
+        page.get_by_text(re.compile(rf"^{cell}")).first.wait_for(timeout=30_000)
+    outputs = page.get_by_role("textbox", name="Output cells, separated by commas")
+    outputs.fill("Plan!B3")
+    outputs.press("Enter")
+    iterations = page.get_by_role("spinbutton", name="Iterations")
+    iterations.fill("100000")
+    iterations.press("Enter")
+    page.wait_for_timeout(1000)
+    steps.shot("set-up")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("heading", name="Runs", exact=True).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Open the results").wait_for(timeout=120_000)
+    page.get_by_text("100,000").first.wait_for(timeout=10_000)
+    page.get_by_role("button", name="Open the results").click()
+    page.get_by_role("heading", name="Results", exact=True).wait_for(timeout=60_000)
+    page.get_by_role("tab", name=re.compile("Distribution")).click()
+    panel = page.get_by_role("tabpanel", name=re.compile("Distribution"))
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert panel.locator(".js-plotly-plot").count() >= 2  # histogram and S-curve
+    steps.shot("set-up-results")
     page.close()
