@@ -29,15 +29,15 @@ class Steps:
 
 def _login(page, url: str, username: str, password: str) -> None:
     page.goto(url)
-    page.get_by_role("textbox", name="Username", exact=True).fill(username)
-    page.get_by_role("textbox", name="Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Home", exact=True).wait_for(timeout=60_000)
+    page.get_by_role("textbox", name="Username", exact=True).first.fill(username)
+    page.get_by_role("textbox", name="Password", exact=True).first.fill(password)
+    page.get_by_role("button", name="Log in").first.click()
+    page.get_by_role("heading", name="Home", exact=True).first.wait_for(timeout=60_000)
 
 
 def _logout(page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Log out").first.click()
+    page.get_by_role("button", name="Log in").first.wait_for(timeout=30_000)
     for _ in range(100):  # the login cookie is removed by the page's script, just after
         if not any(c["name"] == "xlsim_login" for c in page.context.cookies()):
             return
@@ -56,7 +56,7 @@ def test_cold_page_urls_show_only_the_login_form(app_url, context, tmp_path):
     for name in PAGES:
         page = context.new_page()
         page.goto(f"{app_url}/{name}")
-        page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
         page.wait_for_timeout(500)
         titles = [t.strip() for t in page.locator("h1").all_inner_texts()]
         assert titles == [], (name, titles)
@@ -70,12 +70,12 @@ def test_the_analyst_journey(app_url, context, tmp_path):
     steps = Steps(page, tmp_path)
     # the admin creates two analysts
     _login(page, app_url, ADMIN, ADMIN_PASSWORD)
-    page.get_by_role("link", name="Admin").click()
-    page.get_by_role("heading", name="Administration", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("link", name="Admin").first.click()
+    page.get_by_role("heading", name="Administration", exact=True).first.wait_for(timeout=30_000)
     for username, password in ((ANALYST, ANALYST_PASSWORD), (SECOND, SECOND_PASSWORD)):
-        page.get_by_role("textbox", name="Username", exact=True).fill(username)
-        page.get_by_role("textbox", name="Password (at least 8 characters)").fill(password)
-        page.get_by_role("button", name="Create user").click()
+        page.get_by_role("textbox", name="Username", exact=True).first.fill(username)
+        page.get_by_role("textbox", name="Password (at least 8 characters)").first.fill(password)
+        page.get_by_role("button", name="Create user").first.click()
         page.get_by_text(re.compile(rf"\b{username}\b")).first.wait_for(timeout=30_000)
         page.wait_for_timeout(500)
     steps.shot("admin-created-users")
@@ -92,45 +92,45 @@ def test_the_analyst_journey(app_url, context, tmp_path):
     ws["A3"], ws["B3"] = "Profit", '=RiskOutput("Profit")+B1*B2-60000'
     path = tmp_path / "risk-model.xlsx"
     book.save(path)
-    page.get_by_role("link", name="Upload").click()
-    page.get_by_role("heading", name="Upload a workbook", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("link", name="Upload").first.click()
+    page.get_by_role("heading", name="Upload a workbook", exact=True).first.wait_for(timeout=30_000)
     page.locator("input[type=file]").set_input_files(str(path))
-    page.get_by_text("risk-model.xlsx is saved").wait_for(timeout=60_000)
-    page.get_by_text("Declared inputs and outputs").wait_for(timeout=30_000)
+    page.get_by_text("risk-model.xlsx is saved").first.wait_for(timeout=60_000)
+    page.get_by_text("Declared inputs and outputs").first.wait_for(timeout=30_000)
     steps.shot("uploaded")
 
     # one click: the demo runs and its results render
-    page.get_by_role("link", name="Home").click()
-    page.get_by_role("button", name="Run the demo").click()
-    page.get_by_role("heading", name="Runs", exact=True).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Open the results").wait_for(timeout=120_000)
+    page.get_by_role("link", name="Home").first.click()
+    page.get_by_role("button", name="Run the demo").first.click()
+    page.get_by_role("heading", name="Runs", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Open the results").first.wait_for(timeout=120_000)
     steps.shot("run-done")
-    page.get_by_role("button", name="Open the results").click()
-    page.get_by_role("heading", name="Results", exact=True).wait_for(timeout=60_000)
-    page.get_by_role("tab", name=re.compile("Distribution")).click()
+    page.get_by_role("button", name="Open the results").first.click()
+    page.get_by_role("heading", name="Results", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_role("tab", name=re.compile("Distribution")).first.click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() >= 2  # histogram and S-curve
     steps.shot("distribution")
-    page.get_by_role("tab", name=re.compile("Sensitivity")).click()
-    tornado = page.get_by_role("tabpanel", name=re.compile("Sensitivity")).locator(
+    page.get_by_role("tab", name=re.compile("Sensitivity")).first.click()
+    tornado = page.get_by_role("tabpanel", name=re.compile("Sensitivity")).first.locator(
         ".js-plotly-plot").first
     tornado.wait_for(timeout=60_000)
     assert tornado.locator(".barlayer .point").count() >= 2  # one bar per input and side
     steps.shot("tornado")
 
     # the report downloads and opens
-    page.get_by_role("tab", name=re.compile("Download")).click()
+    page.get_by_role("tab", name=re.compile("Download")).first.click()
     with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="Excel report").click()
+        page.get_by_role("button", name="Excel report").first.click()
     report = tmp_path / "report.xlsx"
     download.value.save_as(report)
     assert "Statistics" in openpyxl.load_workbook(report).sheetnames
     steps.shot("report")
 
     # SQL over the samples
-    page.get_by_role("link", name="Explore").click()
-    page.get_by_role("heading", name="Explore with SQL", exact=True).wait_for(timeout=30_000)
-    page.get_by_role("button", name="Run query").click()
+    page.get_by_role("link", name="Explore").first.click()
+    page.get_by_role("heading", name="Explore with SQL", exact=True).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run query").first.click()
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
     steps.shot("sql")
     _logout(page)
@@ -138,8 +138,8 @@ def test_the_analyst_journey(app_url, context, tmp_path):
 
     # a second analyst sees none of it
     _login(page, app_url, SECOND, SECOND_PASSWORD)
-    page.get_by_role("link", name="Runs").click()
-    page.get_by_role("heading", name="Runs", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("link", name="Runs").first.click()
+    page.get_by_role("heading", name="Runs", exact=True).first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     assert page.get_by_text("project_cash_flow").count() == 0
     assert page.get_by_text("risk-model").count() == 0
@@ -160,34 +160,35 @@ def test_set_up_two_inputs_and_one_output_and_run_100000_iterations(app_url, con
     ws["A3"], ws["B3"] = "Profit", "=B1*B2-5000"
     path = tmp_path / "plan.xlsx"
     book.save(path)
-    page.get_by_role("link", name="Upload").click()
-    page.get_by_role("heading", name="Upload a workbook", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("link", name="Upload").first.click()
+    page.get_by_role("heading", name="Upload a workbook", exact=True).first.wait_for(timeout=30_000)
     page.locator("input[type=file]").set_input_files(str(path))
-    page.get_by_text("plan.xlsx is saved").wait_for(timeout=60_000)
-    page.get_by_role("button", name="Set up a simulation").click()
-    page.get_by_role("heading", name="Set up a simulation", exact=True).wait_for(timeout=30_000)
+    page.get_by_text("plan.xlsx is saved").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Set up a simulation").first.click()
+    page.get_by_role("heading", name="Set up a simulation", exact=True).first.wait_for(
+        timeout=30_000)
     for cell in ("Plan!B1", "Plan!B2"):
-        box = page.get_by_role("textbox", name="Cell to make uncertain")
+        box = page.get_by_role("textbox", name="Cell to make uncertain").first
         box.fill(cell)
         box.press("Enter")
-        page.get_by_role("button", name="Add input").click()
+        page.get_by_role("button", name="Add input").first.click()
         page.get_by_text(re.compile(rf"^{cell}")).first.wait_for(timeout=30_000)
-    outputs = page.get_by_role("textbox", name="Output cells, separated by commas")
+    outputs = page.get_by_role("textbox", name="Output cells, separated by commas").first
     outputs.fill("Plan!B3")
     outputs.press("Enter")
-    iterations = page.get_by_role("spinbutton", name="Iterations")
+    iterations = page.get_by_role("spinbutton", name="Iterations").first
     iterations.fill("100000")
     iterations.press("Enter")
     page.wait_for_timeout(1000)
     steps.shot("set-up")
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_role("heading", name="Runs", exact=True).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Open the results").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Run", exact=True).first.click()
+    page.get_by_role("heading", name="Runs", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Open the results").first.wait_for(timeout=120_000)
     page.get_by_text("100,000").first.wait_for(timeout=10_000)
-    page.get_by_role("button", name="Open the results").click()
-    page.get_by_role("heading", name="Results", exact=True).wait_for(timeout=60_000)
-    page.get_by_role("tab", name=re.compile("Distribution")).click()
-    panel = page.get_by_role("tabpanel", name=re.compile("Distribution"))
+    page.get_by_role("button", name="Open the results").first.click()
+    page.get_by_role("heading", name="Results", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_role("tab", name=re.compile("Distribution")).first.click()
+    panel = page.get_by_role("tabpanel", name=re.compile("Distribution")).first
     panel.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert panel.locator(".js-plotly-plot").count() >= 2  # histogram and S-curve
     steps.shot("set-up-results")
