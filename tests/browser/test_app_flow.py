@@ -35,6 +35,16 @@ def _login(page, url: str, username: str, password: str) -> None:
     page.get_by_role("heading", name="Home", exact=True).first.wait_for(timeout=60_000)
 
 
+def _settle(page, quiet_ms: int = 600, timeout_ms: int = 30_000) -> None:
+    """Wait until the app has finished rerunning: no running indicator for ``quiet_ms``."""
+    quiet = waited = 0
+    while quiet < quiet_ms and waited < timeout_ms:
+        running = page.locator("[data-testid='stStatusWidget']").count() > 0
+        quiet = 0 if running else quiet + 100
+        page.wait_for_timeout(100)
+        waited += 100
+
+
 def _logout(page) -> None:
     page.get_by_role("button", name="Log out").first.click()
     page.get_by_role("button", name="Log in").first.wait_for(timeout=30_000)
@@ -171,17 +181,26 @@ def test_set_up_two_inputs_and_one_output_and_run_100000_iterations(app_url, con
         box = page.get_by_role("textbox", name="Cell to make uncertain").first
         box.fill(cell)
         box.press("Enter")
+        _settle(page)
         page.get_by_role("button", name="Add input").first.click()
         page.get_by_text(re.compile(rf"^{cell}")).first.wait_for(timeout=30_000)
     outputs = page.get_by_role("textbox", name="Output cells, separated by commas").first
     outputs.fill("Plan!B3")
     outputs.press("Enter")
+    _settle(page)
     iterations = page.get_by_role("spinbutton", name="Iterations").first
     iterations.fill("100000")
     iterations.press("Enter")
-    page.wait_for_timeout(1000)
+    _settle(page)
     steps.shot("set-up")
-    page.get_by_role("button", name="Run", exact=True).first.click()
+    run = page.get_by_role("button", name="Run", exact=True).first
+    for _ in range(300):  # the typed cells and settings reach the server over a few reruns
+        if run.is_enabled():
+            break
+        page.wait_for_timeout(100)
+    errors = page.locator("[data-testid='stAlertContentError']").all_inner_texts()
+    assert run.is_enabled(), errors
+    run.click()
     page.get_by_role("heading", name="Runs", exact=True).first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Open the results").first.wait_for(timeout=120_000)
     page.get_by_text("100,000").first.wait_for(timeout=10_000)
