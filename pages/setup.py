@@ -48,6 +48,17 @@ def load_picker(cell: str, text: str) -> None:
     st.session_state[key("shift", cell)] = shift
 
 
+def picker_loaded(cell: str) -> bool:
+    """Whether the picker's widgets still hold their values: Streamlit drops a widget's state
+    after a run that did not draw it (a rerun from "Add input" leaves before the pickers), and
+    the set-up's text is then the source to reload from."""
+    family = st.session_state.get(key("family", cell))
+    if family is None:
+        return False
+    count = len(su.families()[family].params)
+    return all(key("param", cell, family, i) in st.session_state for i in range(count))
+
+
 def load_setup(loaded: su.Setup) -> None:
     """Make ``loaded`` the set-up being edited and show it in every widget (widgets take their
     values from the session state only, so a loaded set-up replaces what they held)."""
@@ -109,7 +120,7 @@ families = su.families()
 for cell in list(setup.inputs):
     info = analysis.cell(cell)
     with st.expander(f"{cell}" + (f" — {info.label}" if info.label else ""), expanded=True):
-        if key("family", cell) not in st.session_state:
+        if not picker_loaded(cell):
             load_picker(cell, setup.inputs[cell])
         family = st.selectbox("Distribution", list(families), key=key("family", cell),
                               format_func=lambda f: families[f].signature)
