@@ -52,9 +52,11 @@ class InspectReport:
         return asdict(self)
 
 
-def inspect_workbook(workbook: Workbook) -> InspectReport:
-    """Parse and graph the workbook (no evaluation) and summarise what the engine will meet."""
-    calc = Calculation(workbook)
+def inspect_workbook(workbook: Workbook, calc: Calculation | None = None) -> InspectReport:
+    """Parse and graph the workbook (no evaluation) and summarise what the engine will meet.
+    Pass the workbook's ``Calculation`` when one exists: building the graph twice costs
+    seconds on a large model."""
+    calc = calc or Calculation(workbook)
     counts: collections.Counter[str] = collections.Counter()
     unsupported: dict[str, list[str]] = collections.defaultdict(list)
     unreadable: dict[str, str] = {}

@@ -202,8 +202,8 @@ def _analyse_file(path: str, content_hash: str) -> Analysis:
 
 
 def _analyse(workbook: Workbook) -> Analysis:
-    report = inspect_workbook(workbook)
     calc = Calculation(workbook)
+    report = inspect_workbook(workbook, calc)
     results = calc.run()
     values = {cell_key(*cell): v for cell, v in results.items()}
     return Analysis(workbook, report, values, calc.warnings, declared_of(workbook))
