@@ -8,29 +8,21 @@ backends and stops unless every input sample, output value, error code and stati
 1e-9 relative. The CPU side uses ``--cpu-threads`` threads (default 2, the machine the issue's
 50x goal refers to); where the CPU would take too long it is extrapolated from 10^7 and marked.
 
-Procedure, on a machine with an NVIDIA GPU, its driver (``nvidia-smi`` works) and Python 3.11
-with NumPy, but without the project's other dependencies and without internet access:
+Procedure, on a machine with an NVIDIA GPU, its driver (``nvidia-smi`` works) and Python with
+NumPy, without internet access: ``bash benchmarks/gpu_session.sh WHEELS`` installs the wheels in
+WHEELS into a scratch folder, runs the CUDA test cases on the GPU, then this script. Fetch the
+wheels on a machine with internet access, for the GPU machine's Python (here 3.12), for what that
+machine lacks. On the H100 machine of 2026-11-26, which had Numba 0.68 and numba-cuda 0.30.4 but
+NumPy 2.5.2 (which numba-cuda cannot import), that was:
 
-1. On a machine with internet access, next to the checkout, download the wheels once
-   (Linux x86-64, CPython 3.11; numba-cuda[cu12] brings libNVVM and libdevice as wheels, so
-   no CUDA toolkit is needed on the GPU machine):
+    python -m pip download -d wheels --no-deps --only-binary=:all: --python-version 3.12 \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+        numpy==2.4.6 scipy==1.17.1 openpyxl et_xmlfile defusedxml
 
-       python -m pip download -d wheels --only-binary=:all: --python-version 3.11 \\
-           --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \\
-           "numpy>=2.0" "scipy>=1.13" "openpyxl>=3.1" defusedxml "numba>=0.60" \\
-           "numba-cuda[cu12]" "pyarrow>=15"
-
-2. Copy the checkout with its ``wheels/`` folder to the GPU machine, then there:
-
-       python -m venv .venv-gpu && .venv-gpu/bin/python -m pip install --no-index \\
-           --find-links wheels numpy scipy openpyxl defusedxml numba "numba-cuda[cu12]" pyarrow
-       .venv-gpu/bin/python benchmarks/gpu_speed.py
-
-It is meant to finish in a few minutes (well under 10) on an H100: the check, 10^8 GPU
-iterations, and the CPU runs capped by CPU_SECONDS_LIMIT each. Not yet run on a GPU (the kernels
-were tested under the CUDA simulator and compiled to PTX only), so that estimate is unmeasured;
-``--sizes 1e6,1e7`` shortens it. Under the simulator, ``NUMBA_ENABLE_CUDASIM=1 python
-benchmarks/gpu_speed.py --sizes 256 --check-iterations 64`` exercises the script itself.
+On a machine with only NumPy add numba, llvmlite, "numba-cuda[cu12]" (which brings libNVVM as
+wheels) and pyarrow. The whole command took about 2 minutes on an H100 (README, "GPU"); under the
+simulator, ``NUMBA_ENABLE_CUDASIM=1 python benchmarks/gpu_speed.py --sizes 256
+--check-iterations 64 --phase-iterations 64`` exercises the script itself.
 """
 
 from __future__ import annotations
@@ -84,18 +76,48 @@ def check(model, settings_cls, simulate, n: int) -> None:
 
 
 def iteration_loop(model, settings, runner) -> float:
-    """Seconds for every chunk of a run through one backend, results in host memory."""
-    from engine.montecarlo.simulate import _run_chunk, _sample_chunk
+    """Seconds for every chunk of a run through one backend (``runner`` None: the CPU), into
+    the run's arrays in host memory, as `simulate` does it."""
+    from engine.montecarlo.simulate import fill_chunk
 
-    started = time.perf_counter()
     n = settings.iterations
+    arrays = (np.empty((len(model.inputs), n)), np.empty((len(model.outputs), n)),
+              np.empty((len(model.outputs), n), dtype=np.uint8))
+    started = time.perf_counter()
     for start in range(0, n, settings.chunk):
-        count = min(settings.chunk, n - start)
-        if runner is None:
-            _run_chunk(model, _sample_chunk(model, settings, start, count, []))
-        else:
-            runner.run(start, count, lambda s: False)
+        fill_chunk(model, settings, runner, [], start, min(settings.chunk, n - start), *arrays)
     return time.perf_counter() - started
+
+
+def phases(runner, n: int) -> dict[str, float]:
+    """Seconds of each GPU phase for one batch of ``n`` iterations, each phase synchronized
+    (best of three): where the time goes. The table's GPU column is their sum, less what
+    overlaps, plus the copies from pinned memory into the run's arrays."""
+    from numba import cuda
+
+    n = min(n, runner.batch)
+    dev, host = runner._views(n)
+    stream = runner._stream
+    steps = {
+        "sample": lambda: runner.sampler.sample(0, dev["in"], runner.grid, stream),
+        "kernel": lambda: runner._launch_vm(dev, n),
+        "inputs to pinned host memory": lambda: dev["in"].copy_to_host(host["in"], stream),
+        "outputs to pinned host memory": lambda: (dev["vals"].copy_to_host(host["vals"], stream),
+                                                  dev["errs"].copy_to_host(host["errs"], stream)),
+        "pinned to fresh host arrays": lambda: [np.copyto(np.empty(a.shape, a.dtype), a)
+                                                for a in host.values()],
+    }
+    seconds = {}
+    for name, step in steps.items():
+        best = math.inf
+        for _ in range(3):
+            cuda.synchronize()
+            started = time.perf_counter()
+            step()
+            stream.synchronize()
+            best = min(best, time.perf_counter() - started)
+        seconds[name] = best
+    return seconds
 
 
 def main() -> None:
@@ -103,6 +125,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1e6,1e7,1e8")
     parser.add_argument("--cpu-threads", type=int, default=2)
     parser.add_argument("--check-iterations", type=int, default=100_000)
+    parser.add_argument("--phase-iterations", type=int, default=1 << 20)
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
 
@@ -141,6 +164,11 @@ def main() -> None:
         extrapolated = extrapolated or bool(mark)
     if extrapolated:
         print("* extrapolated from the largest CPU run at the same rate")
+    runner = CudaRunner(model, RunSettings(iterations=max(sizes), seed=1))
+    n = min(args.phase_iterations, runner.batch)
+    print(f"GPU phases for one batch of {n:,} iterations ({runner.grid[0]} blocks of "
+          f"{runner.grid[1]} threads): " + ", ".join(
+              f"{k} {v * 1e3:.2f} ms" for k, v in phases(runner, n).items()))
 
 
 if __name__ == "__main__":

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numba import cuda
+from numba import cuda, njit
 
 from engine.montecarlo import distributions as dist
 from engine.montecarlo import lhs, rng
 from engine.montecarlo.device import device_function
+from engine.montecarlo.lhs import lhs_uniform, permute_index
 
 # Family codes of the device inverse CDF.
 F_POINT, F_NORMAL, F_LOGNORMAL, F_UNIFORM, F_TRIANGULAR, F_TABLE = 0, 1, 2, 3, 4, 5
@@ -224,6 +226,29 @@ def sample_value(j, u, meta, prm, knots_y, knots_m, table_x, table_p):
     return x + prm[j, P_SHIFT]
 
 
+@njit(inline="always", cache=True)
+def _uniform(seed, input_id, use_lhs, n_run, left_bits, right_bits, keys, it):
+    """The uniform behind an input's sample at iteration ``it``, by either sampling method: one
+    definition for the kernel and for the host's exact tails."""
+    if use_lhs:
+        jitter = rng.uniform_at(seed, input_id, it, rng.LHS_JITTER_STREAM)
+        return lhs_uniform(permute_index(it, n_run, keys, left_bits, right_bits), jitter, n_run)
+    return rng.uniform_at(seed, input_id, it, rng.MAIN_STREAM)
+
+
+_device_uniform = device_function(_uniform, permute_index=_permute_index,
+                                  lhs_uniform=_lhs_uniform)
+
+
+@njit(cache=True)
+def _uniforms_at(seed, input_id, use_lhs, n_run, left_bits, right_bits, keys, iterations):
+    out = np.empty(iterations.shape[0])
+    for k in range(iterations.shape[0]):
+        out[k] = _uniform(seed, input_id, use_lhs, n_run, left_bits, right_bits, keys,
+                          iterations[k])
+    return out
+
+
 @cuda.jit
 def _sample_kernel(seed, streams, use_lhs, n_run, left_bits, right_bits, lhs_keys, start,
                    meta, prm, knots_y, knots_m, table_x, table_p, out):
@@ -233,14 +258,8 @@ def _sample_kernel(seed, streams, use_lhs, n_run, left_bits, right_bits, lhs_key
     for flat in range(cuda.grid(1), total, cuda.gridsize(1)):
         j = flat // count
         i = flat - j * count
-        it = start + np.uint64(i)
-        if use_lhs:
-            jitter = rng.uniform_at(seed, streams[j], it, rng.LHS_JITTER_STREAM)
-            stratum = _permute_index(it, n_run, lhs_keys[j], left_bits,
-                                        right_bits)
-            u = _lhs_uniform(stratum, jitter, n_run)
-        else:
-            u = rng.uniform_at(seed, streams[j], it, rng.MAIN_STREAM)
+        u = _device_uniform(seed, streams[j], use_lhs, n_run, left_bits, right_bits,
+                            lhs_keys[j], start + np.uint64(i))
         out[j, i] = sample_value(j, u, meta, prm, knots_y, knots_m, table_x, table_p)
 
 
@@ -259,34 +278,33 @@ class DeviceSampler:
         if self.use_lhs:
             for j, s in enumerate(streams):
                 keys[j] = lhs._round_keys(self.seed, np.uint64(s), np.uint64(rng.LHS_KEY_STREAM))
+        self._keys = keys
         self.enc = encode(distributions)
         e = self.enc
         self._dev = [cuda.to_device(a) for a in (
             np.resize(self.streams, max(len(streams), 1)), keys, e.meta, e.params, e.knots_y,
             e.knots_m, e.table_x, e.table_p)]
 
-    def sample(self, start: int, out: cuda.devicearray.DeviceNDArray, grid: tuple[int, int]
-               ) -> None:
-        """Fill ``out`` (inputs x count, on the device) with iterations start.. of every input."""
+    def sample(self, start: int, out: cuda.devicearray.DeviceNDArray, grid: tuple[int, int],
+               stream: Any = 0) -> None:
+        """Fill ``out`` (inputs x count, on the device) with iterations start.. of every input,
+        queued on ``stream``."""
         streams, keys, meta, prm, ky, km, tx, tp = self._dev
-        _sample_kernel[grid](self.seed, streams, self.use_lhs, self.n_run, self.bits[0],
-                             self.bits[1], keys, np.uint64(start), meta, prm, ky, km, tx, tp,
-                             out)
+        _sample_kernel[grid[0], grid[1], stream](
+            self.seed, streams, self.use_lhs, self.n_run, self.bits[0], self.bits[1], keys,
+            np.uint64(start), meta, prm, ky, km, tx, tp, out)
 
-    def fix_tails(self, start: int, samples: np.ndarray) -> bool:
-        """Exact tail quantiles (host, SciPy) where the device left NaN; True if any."""
-        fixed = False
+    def fix_tails(self, start: int, samples: np.ndarray) -> np.ndarray:
+        """Exact tail quantiles (host, SciPy) where the device left NaN; the positions (within
+        the chunk) of the iterations it changed."""
+        fixed = []
         for j in np.flatnonzero(self.enc.tabulated):
             where = np.flatnonzero(np.isnan(samples[j]))
             if where.size == 0:
                 continue
-            stream = int(self.streams[j])
-            if self.use_lhs:
-                u = np.array([lhs.lhs_uniforms(int(self.seed), stream, int(self.n_run),
-                                               start + int(i), 1)[0] for i in where])
-            else:
-                u = np.array([rng.uniforms(int(self.seed), stream, start + int(i), 1)[0]
-                              for i in where])
+            its = np.uint64(start) + where.astype(np.uint64)
+            u = _uniforms_at(self.seed, self.streams[j], self.use_lhs, self.n_run, self.bits[0],
+                             self.bits[1], self._keys[j], its)
             samples[j, where] = self.distributions[j].sample(u)
-            fixed = True
-        return fixed
+            fixed.append(where)
+        return np.unique(np.concatenate(fixed)) if fixed else np.empty(0, dtype=np.int64)

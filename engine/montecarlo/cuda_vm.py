@@ -50,6 +50,8 @@ SIMULATOR_SLOTS = 32  # threads of a launch under NUMBA_ENABLE_CUDASIM (each is 
 SIMULATOR_MEMORY = 1 << 30
 MEMORY_FRACTION = 0.8  # of the free device memory a run may take
 REGISTER_FRACTION = 0.25  # of that, at most, for the register file
+BATCHES_PER_CHUNK = 4  # so that the GPU's work on one batch overlaps the host's on another
+MIN_BATCH = 1 << 16  # smaller batches leave the GPU idle between launches
 
 
 @cuda.jit(device=True)
@@ -361,8 +363,11 @@ def _free_memory() -> int:
 class CudaRunner:
     """A model's program and input tables on the device, run one chunk at a time.
 
-    ``memory_limit`` caps the bytes it plans for (the device's free memory otherwise): tests
-    use it to force several batches in one chunk.
+    Device buffers and pinned host staging for one batch are allocated once, and a chunk's
+    results go straight into the caller's arrays: page-locked copies run at the bus's speed,
+    where fresh pageable arrays per chunk cost more than the kernels (measured on an H100, see
+    benchmarks/gpu_speed.py). ``memory_limit`` caps the bytes it plans for (the device's free
+    memory otherwise): tests use it to force several batches in one chunk.
     """
 
     def __init__(self, model: Any, settings: Any, memory_limit: int | None = None):
@@ -378,47 +383,93 @@ class CudaRunner:
             p.outputs)]
         free = memory_limit if memory_limit is not None else _free_memory()
         n_flows = max(int(p.arglist.shape[0]), 1)
-        self.slots, self.batch = plan(free, p.n_regs, n_flows, self.n_inputs,
-                                      self.n_outputs, _max_slots())
+        self.slots, batch = plan(free, p.n_regs, n_flows, self.n_inputs, self.n_outputs,
+                                 _max_slots())
+        self.batch = min(batch, settings.iterations,
+                         max(MIN_BATCH, -(-settings.step() // BATCHES_PER_CHUNK)))
         self.grid = (max(1, math.ceil(self.slots / THREADS_PER_BLOCK)),
                      min(THREADS_PER_BLOCK, self.slots))
         slots = self.grid[0] * self.grid[1]
         self._vals = cuda.device_array((p.n_regs, slots))
         self._errs = cuda.device_array((p.n_regs, slots), dtype=np.uint8)
         self._flows = cuda.device_array((slots, n_flows))
+        self._stream = cuda.stream()
+        rows = max(self.n_inputs, 1)
+        self._buffers = {
+            "in": (rows, np.float64), "vals": (self.n_outputs, np.float64),
+            "errs": (self.n_outputs, np.uint8)}
+        # two of each, so that the GPU fills one while the host empties the other
+        self._device = [{k: cuda.device_array(r * self.batch, dtype=t)
+                         for k, (r, t) in self._buffers.items()} for _ in range(2)]
+        self._pinned = [{k: cuda.pinned_array(r * self.batch, dtype=t)
+                         for k, (r, t) in self._buffers.items()} for _ in range(2)]
+        self._filled = [cuda.event() for _ in range(2)]
+
+    def _views(self, m: int, twin: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Device buffers ``twin`` and their pinned copies, shaped (rows, m) for a batch of m."""
+        shape = {k: (r, m) for k, (r, _) in self._buffers.items()}
+        return ({k: a[:shape[k][0] * m].reshape(shape[k]) for k, a in self._device[twin].items()},
+                {k: a[:shape[k][0] * m].reshape(shape[k]) for k, a in self._pinned[twin].items()})
+
+    def _launch_vm(self, dev: dict[str, Any], m: int) -> None:
+        code, args, consts, cerrs, tables, terrs, tmeta, outputs = self._code
+        _run_kernel[self.grid[0], self.grid[1], self._stream](
+            code, args, consts, cerrs, tables, terrs, tmeta, dev["in"], m, self._vals,
+            self._errs, self._flows, outputs, dev["vals"], dev["errs"])
+
+    def _outputs_to(self, dev: dict[str, Any], host: dict[str, np.ndarray]) -> None:
+        dev["vals"].copy_to_host(host["vals"], stream=self._stream)
+        dev["errs"].copy_to_host(host["errs"], stream=self._stream)
+        self._stream.synchronize()
+
+    def _enqueue(self, start: int, batches: list[tuple[int, int]], k: int) -> None:
+        """Queue batch k (if there is one): sampling, the machine, the copies to pinned memory
+        twin k % 2, and the event that says they are done."""
+        if k >= len(batches):
+            return
+        b, m = batches[k]
+        dev, host = self._views(m, k % 2)
+        if self.n_inputs:
+            self.sampler.sample(start + b, dev["in"], self.grid, self._stream)
+        self._launch_vm(dev, m)
+        if self.n_inputs:
+            dev["in"].copy_to_host(host["in"], stream=self._stream)
+        dev["vals"].copy_to_host(host["vals"], stream=self._stream)
+        dev["errs"].copy_to_host(host["errs"], stream=self._stream)
+        self._filled[k % 2].record(self._stream)
 
     def _batches(self, count: int) -> list[tuple[int, int]]:
         return [(b, min(self.batch, count - b)) for b in range(0, count, self.batch)]
 
-    def run(self, start: int, count: int, correlate: Callable[[np.ndarray], bool]
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Samples (inputs x count), output values and error codes (outputs x count) of
-        iterations start..start+count-1. ``correlate(samples)`` reorders the chunk's samples on
-        the host in place and answers whether it changed them."""
-        samples = np.empty((self.n_inputs, count))
-        resident = None
-        for b, m in self._batches(count):
-            d_in = cuda.device_array((max(self.n_inputs, 1), m))
-            if self.n_inputs:
-                self.sampler.sample(start + b, d_in, self.grid)
-                samples[:, b:b + m] = d_in.copy_to_host()
-            resident = d_in
-        changed = self.sampler.fix_tails(start, samples)
-        changed = correlate(samples) or changed
-        vals = np.empty((self.n_outputs, count))
-        errs = np.empty((self.n_outputs, count), dtype=np.uint8)
-        single = count <= self.batch
-        for b, m in self._batches(count):
-            if single and not changed:
-                d_in = resident
-            else:
-                d_in = cuda.to_device(np.ascontiguousarray(samples[:, b:b + m])
-                                      if self.n_inputs else np.zeros((1, m)))
-            d_vals = cuda.device_array((self.n_outputs, m))
-            d_errs = cuda.device_array((self.n_outputs, m), dtype=np.uint8)
-            code, args, consts, cerrs, tables, terrs, tmeta, outputs = self._code
-            _run_kernel[self.grid](code, args, consts, cerrs, tables, terrs, tmeta, d_in, m,
-                                   self._vals, self._errs, self._flows, outputs, d_vals, d_errs)
-            vals[:, b:b + m] = d_vals.copy_to_host()
-            errs[:, b:b + m] = d_errs.copy_to_host()
-        return samples, vals, errs
+    def run(self, start: int, count: int, correlate: Callable[[np.ndarray], bool],
+            samples: np.ndarray, vals: np.ndarray, errs: np.ndarray) -> None:
+        """Iterations start..start+count-1: their samples into ``samples`` (inputs x count),
+        output values and error codes into ``vals`` and ``errs`` (outputs x count).
+
+        The machine runs on each batch as soon as it is sampled, and the GPU works on the next
+        batch while the host copies one out of pinned memory. When the host then changes
+        samples, it runs again on the host's: on the few iterations whose exact tails
+        ``fix_tails`` filled in, or on all of them when ``correlate(samples)`` (which reorders
+        the chunk in place and answers whether it did) changed the chunk.
+        """
+        batches = self._batches(count)
+        self._enqueue(start, batches, 0)
+        for k, (b, m) in enumerate(batches):
+            self._enqueue(start, batches, k + 1)  # runs while the host copies batch k
+            self._filled[k % 2].synchronize()
+            host = self._views(m, k % 2)[1]
+            vals[:, b:b + m], errs[:, b:b + m] = host["vals"], host["errs"]
+            samples[:, b:b + m] = host["in"][:self.n_inputs]
+        tails = self.sampler.fix_tails(start, samples)
+        if correlate(samples):
+            tails = None  # every iteration may have new inputs
+        elif tails.size == 0:
+            return
+        for b, m in self._batches(count if tails is None else tails.size):
+            dev, host = self._views(m)
+            cols = slice(b, b + m) if tails is None else tails[b:b + m]
+            np.copyto(host["in"][:self.n_inputs], samples[:, cols])
+            dev["in"].copy_to_device(host["in"], stream=self._stream)
+            self._launch_vm(dev, m)
+            self._outputs_to(dev, host)
+            vals[:, cols], errs[:, cols] = host["vals"], host["errs"]

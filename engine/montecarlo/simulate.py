@@ -174,6 +174,22 @@ def _run_chunk(model: SimulationModel, chunk: np.ndarray) -> tuple[np.ndarray, n
     return vals, errs
 
 
+def fill_chunk(model: SimulationModel, settings: RunSettings, runner: Any,
+               groups: list[tuple[list[int], np.ndarray]], start: int, count: int,
+               inputs: np.ndarray, out_vals: np.ndarray, out_errs: np.ndarray) -> None:
+    """Iterations start..start+count-1 into the run's arrays, on the GPU when ``runner`` is
+    one (`cuda_vm.CudaRunner`) and on the CPU when it is None. One function for `simulate` and
+    benchmarks/gpu_speed.py, so that the benchmark times what a run does."""
+    window = slice(start, start + count)
+    if runner is not None:
+        runner.run(start, count, lambda s: _correlate(model, settings, s, start, groups),
+                   inputs[:, window], out_vals[:, window], out_errs[:, window])
+        return
+    chunk = _sample_chunk(model, settings, start, count, groups)
+    vals, errs = _run_chunk(model, chunk)
+    inputs[:, window], out_vals[:, window], out_errs[:, window] = chunk, vals, errs
+
+
 def simulate(model: SimulationModel, settings: RunSettings,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run ``settings.iterations`` iterations of ``model``; ``progress(done, total)`` after
@@ -192,15 +208,8 @@ def simulate(model: SimulationModel, settings: RunSettings,
     runner = _cuda_runner(model, settings, warnings) if settings.device == "cuda" else None
     for start in range(0, n, settings.step()):
         count = min(settings.step(), n - start)
-        if runner is not None:
-            chunk, vals, errs = runner.run(
-                start, count, lambda s, first=start: _correlate(model, settings, s, first, groups))
-        else:
-            chunk = _sample_chunk(model, settings, start, count, groups)
-            vals, errs = _run_chunk(model, chunk)
-        inputs[:, start:start + count] = chunk
-        out_vals[:, start:start + count] = vals
-        out_errs[:, start:start + count] = errs
+        fill_chunk(model, settings, runner, groups, start, count, inputs, out_vals, out_errs)
+        vals, errs = out_vals[:, start:start + count], out_errs[:, start:start + count]
         if progress is not None:
             progress(start + count, n)
         if monitors and all([m.update(vals[k], errs[k]) for k, m in enumerate(monitors)]):
