@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint conformance bench-load chromium
+.PHONY: run test lint conformance bench-load chromium lock
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The image's own entry point (services/serve.py): checks the environment, migrates, starts
+# Streamlit. Plain-text logs here unless LOG_FORMAT says otherwise.
 run: $(STAMP)
-	$(PY) -m streamlit run app.py
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(PY) -m services.serve
 
 test: $(STAMP) chromium
 	$(PY) -m ruff check .
@@ -34,3 +36,16 @@ conformance: $(STAMP)
 
 bench-load: $(STAMP)
 	$(PY) benchmarks/load_speed.py
+
+# requirements.lock: the image's runtime dependencies, hash-pinned for CPython 3.11.10 on
+# manylinux x86-64 (the Dockerfile's base); requirements-gpu.lock: the same plus the `gpu` extra
+# (numba-cuda and NVIDIA's CUDA wheels) for the GPU image. Existing pins are kept where they still
+# satisfy pyproject.toml; `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases.
+TOOLS := .venv-tools
+UV_COMPILE = $(TOOLS)/bin/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version 3.11.10 --python-platform x86_64-manylinux_2_28 \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+lock:
+	test -x $(TOOLS)/bin/uv || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet uv==0.13.9; }
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra gpu -c requirements.lock -o requirements-gpu.lock

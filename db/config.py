@@ -25,6 +25,8 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("cleanup_interval_hours", "CLEANUP_INTERVAL_HOURS", float),
     ("max_concurrent_runs_per_user", "MAX_CONCURRENT_RUNS_PER_USER", int),
     ("workers", "WORKERS", int),
+    ("max_upload_mb", "MAX_UPLOAD_MB", int),
+    ("device", "DEVICE", lambda raw: raw.lower()),
 )
 
 
@@ -43,6 +45,8 @@ class Settings:
     cleanup_interval_hours: float = 6
     max_concurrent_runs_per_user: int = 2
     workers: int = 2
+    max_upload_mb: int = 500  # Streamlit's upload limit and the engine's file-size check
+    device: str = "auto"  # cpu | cuda | auto: which machines runs may use (see services.setups)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -57,9 +61,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        """Settings from DATABASE_URL, REDIS_URL, DATA_DIR, RETENTION_DAYS,
-        CLEANUP_INTERVAL_HOURS, MAX_CONCURRENT_RUNS_PER_USER and WORKERS; an empty variable counts
-        as unset. Raises ``ConfigError`` listing every invalid variable."""
+        """Settings from the variables in ``_VARIABLES``; an empty variable counts as unset.
+        Raises ``ConfigError`` listing every invalid variable."""
         values: dict[str, Any] = {}
         problems: list[str] = []
         for attr, name, parse in _VARIABLES:
@@ -84,7 +87,11 @@ _KINDS = {
     "cleanup_interval_hours": "a positive number of hours",
     "max_concurrent_runs_per_user": "a whole number of at least 1",
     "workers": "a whole number of at least 1",
+    "max_upload_mb": "a whole number of megabytes, at least 1",
+    "device": "one of cpu, cuda, auto",
 }
+_WHOLE = ("max_concurrent_runs_per_user", "workers", "max_upload_mb")
+_DEVICES = ("cpu", "cuda", "auto")
 _SCHEMES = {
     "database_url": ("postgresql://", "postgres://"),
     "redis_url": ("redis://", "rediss://", "unix://"),
@@ -101,8 +108,10 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
         if attr in _SCHEMES:
             ok = value is None or (isinstance(value, str)
                                    and value.lower().startswith(_SCHEMES[attr]))
+        elif attr == "device":
+            ok = value in _DEVICES
         else:
-            whole = attr in ("max_concurrent_runs_per_user", "workers")
+            whole = attr in _WHOLE
             ok = (isinstance(value, int if whole else int | float) and not isinstance(value, bool)
                   and math.isfinite(value) and value > 0)
         if not ok:

@@ -14,7 +14,9 @@ is for actions that happen elsewhere (cleanup, cancellations, console queries).
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ from db.schema import migrate
 __all__ = [
     "ACTIVE_STATUSES", "FINAL_STATUSES", "MAX_FAILED_ATTEMPTS", "ROLES", "RUN_STATUSES",
     "SYSTEM_ACTOR", "Actor", "AuditEntry", "RunRecord", "Store", "User", "WorkbookRecord",
-    "open_database", "open_store",
+    "database_problem", "open_database", "open_store",
 ]
 
 BCRYPT_ROUNDS = 12
@@ -74,6 +76,23 @@ def open_database(settings: Settings) -> Database:
     from db.store_sqlite import SqliteDatabase
 
     return SqliteDatabase(settings.sqlite_path)
+
+
+def database_problem(settings: Settings) -> str | None:
+    """Why the metadata database cannot answer a query now (one sentence), or None: the health
+    check's question, asked without a pool or a migration."""
+    if settings.database_url:
+        from db.store_postgres import connection_problem
+
+        return connection_problem(settings.database_url)
+    path = settings.sqlite_path
+    try:  # read-only: a health check must never create the file
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=5)) as conn:
+            conn.execute("SELECT 1 FROM schema_version LIMIT 1")
+    except sqlite3.Error as exc:
+        return f"Cannot read the metadata database {path}: {exc}"
+    return None
 
 
 def _now() -> datetime:

@@ -56,6 +56,17 @@ def describe(url: str) -> str:
     return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
 
 
+def connection_problem(url: str) -> str | None:
+    """Why a query cannot reach the server at ``url`` (one sentence, no password), or None."""
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"Cannot connect to PostgreSQL at {describe(url)}: {reason}"
+    return None
+
+
 class PostgresDatabase:
     dialect = "postgres"
     error = psycopg.Error
@@ -64,11 +75,9 @@ class PostgresDatabase:
     def __init__(self, url: str, *, max_connections: int = 8) -> None:
         # One plain connection first: when the server is unreachable the pool would only time
         # out, while this reports why (refused, unknown host, authentication failed).
-        try:
-            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"Cannot connect to PostgreSQL at {describe(url)}: {reason}") from None
+        problem = connection_problem(url)
+        if problem:
+            raise StoreError(problem)
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_connections, open=False, name="xlsim-metadata",
             kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},

@@ -10,7 +10,6 @@ run is done, 1 when it ended otherwise, 2 when it could not be started.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from types import FrameType
@@ -22,6 +21,7 @@ from db.errors import ConfigError, StoreError
 from db.jobs import Cancelled, execute_run
 from db.samples import SampleFiles
 from db.store import open_store
+from services.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Execute one queued run.")
     parser.add_argument("run_id", type=int)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

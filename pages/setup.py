@@ -189,7 +189,7 @@ setup.iterations = int(cols[0].number_input("Iterations", 1, 100_000_000, step=1
 setup.seed = int(cols[1].number_input("Seed", 0, 2 ** 53 - 1, key=key("seed")))  # browser ints
 setup.sampling = cols[2].radio("Sampling", list(su.SAMPLINGS), key=key("sampling"),
                                format_func=su.SAMPLINGS.get)
-devices = su.device_choices()
+devices = su.device_choices(ctx.settings.device)
 if st.session_state[key("device")] not in devices:  # a set-up saved where a GPU was usable
     st.session_state[key("device")] = "cpu"
 setup.device = cols[3].radio("Device", devices, key=key("device"))

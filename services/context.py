@@ -17,7 +17,8 @@ from db.config import Settings
 from db.jobs import RunService
 from db.samples import SampleFiles
 from db.secrets import load_or_create_secret
-from db.store import Store, open_store
+from db.store import MIN_PASSWORD_LENGTH, Store, open_store
+from services.logs import configure_logging
 
 log = logging.getLogger("xlsim.app")
 
@@ -44,15 +45,37 @@ class AppContext:
         self.store.close()
 
 
+def _cookie_key_problem(env: Mapping[str, str]) -> str | None:
+    given = env.get("COOKIE_KEY", "")
+    if given and len(given.encode()) < MIN_COOKIE_KEY_BYTES:
+        return f"COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes long (or unset)."
+    return None
+
+
+def _admin_problem(env: Mapping[str, str]) -> str | None:
+    username = env.get("ADMIN_USERNAME", "").strip()
+    password = env.get("ADMIN_PASSWORD", "")
+    if username and not password:
+        return "ADMIN_USERNAME is set but ADMIN_PASSWORD is not: set both or neither."
+    if password and not username:
+        return "ADMIN_PASSWORD is set but ADMIN_USERNAME is not: set both or neither."
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        return f"ADMIN_PASSWORD must be at least {MIN_PASSWORD_LENGTH} characters long."
+    return None
+
+
+def secret_problems(env: Mapping[str, str]) -> list[str]:
+    """One sentence per invalid COOKIE_KEY or admin bootstrap variable, for the start-up check."""
+    return [p for p in (_cookie_key_problem(env), _admin_problem(env)) if p]
+
+
 def cookie_key(settings: Settings, env: Mapping[str, str]) -> str:
     """The key that signs login cookies: COOKIE_KEY (at least 32 bytes), else a random key
     generated on first start and kept under the data directory. Never a constant."""
-    given = env.get("COOKIE_KEY", "")
-    if given:
-        if len(given.encode()) < MIN_COOKIE_KEY_BYTES:
-            raise ValueError(f"COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} bytes long")
-        return given
-    return load_or_create_secret(settings.data_dir, "cookie-key").hex()
+    problem = _cookie_key_problem(env)
+    if problem:
+        raise ValueError(problem)
+    return env.get("COOKIE_KEY", "") or load_or_create_secret(settings.data_dir, "cookie-key").hex()
 
 
 def bootstrap_admin(store: Store, env: Mapping[str, str]) -> str | None:
@@ -66,8 +89,9 @@ def bootstrap_admin(store: Store, env: Mapping[str, str]) -> str | None:
     if not username and store.has_admin():
         return None
     if username:
-        if not password:
-            raise ValueError("ADMIN_USERNAME is set but ADMIN_PASSWORD is not")
+        problem = _admin_problem(env)
+        if problem:
+            raise ValueError(problem)
         store.create_user(username, password, display_name=username, roles=("admin",))
         log.info("created the admin user %s from ADMIN_USERNAME", username)
         return username
@@ -80,6 +104,7 @@ def bootstrap_admin(store: Store, env: Mapping[str, str]) -> str | None:
 
 def open_context(env: Mapping[str, str] | None = None) -> AppContext:
     env = os.environ if env is None else env
+    configure_logging(env)
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "uploads").mkdir(exist_ok=True)

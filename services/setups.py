@@ -260,9 +260,10 @@ def validate(setup: Setup, input_labels: list[str] | None = None,
         raise SetupError(list(dict.fromkeys(problems)))
 
 
-def device_choices() -> list[str]:
-    """"cpu", and "cuda" only when engine.montecarlo.device finds a usable GPU here."""
-    return ["cpu", "cuda"] if _gpu_usable() else ["cpu"]
+def device_choices(allowed: str = "auto") -> list[str]:
+    """"cpu", and "cuda" only when engine.montecarlo.device finds a usable GPU here and the
+    deployment allows it (``allowed``: the DEVICE setting; cpu keeps runs off the GPU)."""
+    return ["cpu", "cuda"] if allowed != "cpu" and _gpu_usable() else ["cpu"]
 
 
 def _gpu_usable() -> bool:

@@ -23,6 +23,7 @@ from engine.errors import WorkbookError
 from engine.inspection import InspectReport, inspect_workbook
 from engine.loader import load_workbook
 from engine.refs import cell_key, index_to_col, split_key
+from engine.validate import Limits
 from engine.workbook import Workbook
 from services.context import AppContext
 
@@ -147,7 +148,8 @@ def save_upload(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> Wo
     if ext not in EXTENSIONS:
         raise UploadError(f"{filename} is not an Excel workbook: upload an .xlsx or .xlsm file.")
     try:
-        load_workbook(data, filename=filename)
+        load_workbook(data, filename=filename,
+                      limits=Limits(max_bytes=ctx.settings.max_upload_mb * 1024**2))
     except WorkbookError as exc:
         raise UploadError(str(exc)) from None
     digest = hashlib.sha256(data).hexdigest()

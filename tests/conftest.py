@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
+import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -67,3 +71,78 @@ def make_xlsx(tmp_path: Path) -> MakeXlsx:
         return path
 
     return make
+
+
+# ------------------------------------------------------------------ PostgreSQL and Redis
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+POSTGRES_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def schema_url(base: str, schema: str) -> str:
+    """``base`` with libpq ``options`` that make ``schema`` the connection's search path."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-c search_path={schema}')}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The server's URL once it has answered; skips (fails in CI) when it does not."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        message = f"PostgreSQL at {POSTGRES_URL.split('@')[-1]} does not answer: {exc}"
+        if in_ci():
+            pytest.fail(f"{message} (CI=true requires it)")
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A URL that works inside a new, empty schema, dropped (with everything in it) afterwards."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema_url(postgres_url, schema)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server's URL once it has answered; skips (fails in CI) when it does not."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if in_ci():
+            pytest.fail(f"Redis at {REDIS_URL} is required in CI: {exc}")
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo ``services.logs.configure_logging`` (root handlers and level) after a test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -16,18 +16,15 @@ For use in any test under tests/db/:
 - ``actor`` (analyst "alice"), ``other_actor`` (analyst "bob"), ``admin_actor`` (admin "root").
 - ``PASSWORD``: the password of the users above (the store requires at least 8 characters).
 
-PostgreSQL: DATABASE_URL, or postgresql://postgres@127.0.0.1:5432/test. Each test gets a schema
-``t_<random>`` that is dropped afterwards. When the server does not answer, the postgres variant
-is skipped, except with CI=true, where it fails. Hashes use 4 bcrypt rounds to keep tests fast.
+PostgreSQL: ``postgres_url`` and ``postgres_schema`` from tests/conftest.py (each test gets a
+schema ``t_<random>`` that is dropped afterwards; skipped without a server, except with CI=true,
+where it fails). Hashes use 4 bcrypt rounds to keep tests fast.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -36,50 +33,9 @@ from db.entities import Actor
 from db.store import Store, open_store
 
 PASSWORD = "correct horse"
-POSTGRES_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 TEST_BCRYPT_ROUNDS = 4
 
 MakeActor = Callable[..., Actor]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1")
-
-
-def schema_url(base: str, schema: str) -> str:
-    """``base`` with libpq ``options`` that make ``schema`` the connection's search path."""
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options={quote(f'-c search_path={schema}')}"
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """The server's URL once it has answered; skips (fails in CI) when it does not."""
-    import psycopg
-
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        message = f"PostgreSQL at {POSTGRES_URL.split('@')[-1]} does not answer: {exc}"
-        if in_ci():
-            pytest.fail(f"{message} (CI=true requires it)")
-        pytest.skip(message)
-    return POSTGRES_URL
-
-
-@pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A URL that works inside a new, empty schema, dropped (with everything in it) afterwards."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield schema_url(postgres_url, schema)
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -6,7 +6,6 @@ Redis tests skip when no server answers, except in CI (CI=true), where that is a
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import socket
 import threading
@@ -27,23 +26,15 @@ from db.cache import (
 )
 from db.config import Settings
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
 
 @pytest.fixture
-def redis_cache() -> Iterator[RedisCache]:
+def redis_cache(redis_url: str) -> Iterator[RedisCache]:
     """A RedisCache on the real server with a key prefix of its own, emptied afterwards."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is required in CI: {exc}")
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
     prefix = f"xlsim-test-{uuid.uuid4().hex}:"
-    cache = RedisCache(REDIS_URL, prefix=prefix)
+    cache = RedisCache(redis_url, prefix=prefix)
     yield cache
     cache.close()
     keys = list(client.scan_iter(match=prefix + "*"))
@@ -170,8 +161,8 @@ def test_memory_cache_is_thread_safe() -> None:
     assert len(cache) <= 50
 
 
-def test_redis_prefix_isolates_deployments(redis_cache: RedisCache) -> None:
-    other = RedisCache(REDIS_URL, prefix=redis_cache.prefix + "other:")
+def test_redis_prefix_isolates_deployments(redis_cache: RedisCache, redis_url: str) -> None:
+    other = RedisCache(redis_url, prefix=redis_cache.prefix + "other:")
     try:
         redis_cache.set("model:h:1", b"mine")
         assert other.get("model:h:1") is None
@@ -224,9 +215,9 @@ def test_redis_going_away_mid_session(redis_cache: RedisCache,
     dead.disconnect()
 
 
-def test_open_cache_picks_the_backend() -> None:
+def test_open_cache_picks_the_backend(redis_url: str) -> None:
     assert isinstance(open_cache(Settings()), MemoryCache)
-    cache = open_cache(Settings(redis_url=REDIS_URL))
+    cache = open_cache(Settings(redis_url=redis_url))
     assert isinstance(cache, RedisCache)
     cache.close()
 

@@ -82,6 +82,8 @@ def test_device_choices_offer_the_gpu_only_when_usable(monkeypatch):
     assert su.device_choices() == ["cpu"]
     monkeypatch.setattr(su, "_gpu_usable", lambda: True)
     assert su.device_choices() == ["cpu", "cuda"]
+    assert su.device_choices("cuda") == ["cpu", "cuda"]
+    assert su.device_choices("cpu") == ["cpu"]  # DEVICE=cpu keeps runs off a usable GPU
 
 
 def test_setups_are_saved_next_to_the_workbook(tmp_path):

@@ -38,6 +38,19 @@ def test_upload_is_validated_stored_by_hash_and_recorded_once(ctx, actor, make_x
     assert len(ctx.store.list_workbooks(actor)) == 1
 
 
+def test_upload_limit_comes_from_max_upload_mb(tmp_path, make_xlsx):
+    ctx = open_context({"DATA_DIR": str(tmp_path), "MAX_UPLOAD_MB": "1"})
+    try:
+        user = Actor.for_user(ctx.store.create_user("bo", "a long password"))
+        with pytest.raises(UploadError, match=r"over the 1(\.0)? MB limit"):
+            save_upload(ctx, user, "big.xlsx", b"PK\x03\x04" + bytes(1024**2))
+        assert ctx.store.list_workbooks(user) == []
+        data = make_xlsx({"A1": 1}).read_bytes()
+        assert save_upload(ctx, user, "small.xlsx", data).size_bytes == len(data)
+    finally:
+        ctx.close()
+
+
 def test_refused_upload_stores_nothing(ctx, actor):
     with pytest.raises(UploadError, match="not an Excel workbook"):
         save_upload(ctx, actor, "data.csv", b"a,b\n1,2\n")
