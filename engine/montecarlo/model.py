@@ -225,26 +225,22 @@ def _stochastic_cells(calc: Calculation, roots: set[Cell]) -> set[Cell]:
     """Every formula cell that depends, through the graph, on an input."""
     dependents = calc.graph.dependents()
     seen = set(roots)
-    queue = deque(roots)
-    while queue:
-        cell = queue.popleft()
-        for d in dependents.get(cell, ()):
-            if d not in seen:
-                seen.add(d)
-                queue.append(d)
-    # Inputs in constant cells are not graph nodes: their readers come from the areas.
-    constant_inputs = [c for c in roots if c not in calc.workbook.formulas]
-    if constant_inputs:
-        for cell in calc.graph.precedents:
-            if cell not in seen and _reads_any(calc, cell, constant_inputs):
-                seen.add(cell)
-                queue.append(cell)
+
+    def spread(queue: deque[Cell]) -> None:
         while queue:
-            cell = queue.popleft()
-            for d in dependents.get(cell, ()):
+            for d in dependents.get(queue.popleft(), ()):
                 if d not in seen:
                     seen.add(d)
                     queue.append(d)
+
+    spread(deque(roots))
+    # Inputs in constant cells are not graph nodes: their readers come from the areas.
+    constant_inputs = [c for c in roots if c not in calc.workbook.formulas]
+    if constant_inputs:
+        readers = [cell for cell in calc.graph.precedents
+                   if cell not in seen and _reads_any(calc, cell, constant_inputs)]
+        seen.update(readers)
+        spread(deque(readers))
     return seen
 
 
