@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The image's own entry point (services/serve.py): checks the environment, migrates, starts
-# Streamlit. Plain-text logs here unless LOG_FORMAT says otherwise.
+# Streamlit, and here also the worker service with its own Dask LocalCluster. Plain-text logs here unless LOG_FORMAT says otherwise.
 run: $(STAMP)
-	LOG_FORMAT=$${LOG_FORMAT:-text} $(PY) -m services.serve
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(PY) -m services.serve --with-worker
 
 test: $(STAMP) chromium
 	$(PY) -m ruff check .

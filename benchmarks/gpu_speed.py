@@ -78,14 +78,15 @@ def check(model, settings_cls, simulate, n: int) -> None:
 def iteration_loop(model, settings, runner) -> float:
     """Seconds for every chunk of a run through one backend (``runner`` None: the CPU), into
     the run's arrays in host memory, as `simulate` does it."""
-    from engine.montecarlo.simulate import fill_chunk
+    from engine.montecarlo.simulate import chunk_bounds, fill_chunk
 
     n = settings.iterations
     arrays = (np.empty((len(model.inputs), n)), np.empty((len(model.outputs), n)),
               np.empty((len(model.outputs), n), dtype=np.uint8))
     started = time.perf_counter()
-    for start in range(0, n, settings.chunk):
-        fill_chunk(model, settings, runner, [], start, min(settings.chunk, n - start), *arrays)
+    for start, count in chunk_bounds(settings):
+        fill_chunk(model, settings, runner, [], start,
+                   *(a[:, start:start + count] for a in arrays))
     return time.perf_counter() - started
 
 

@@ -4,14 +4,17 @@ An upload expires at its ``retain_until``, or ``retention_days`` after it was up
 upload is removed only when no run needs it: a kept run must stay reproducible from its workbook.
 The row goes first (the store refuses, with Conflict, while runs use the workbook, so a run
 created meanwhile still wins), then the file. Temporary sample files left by a crashed write and
-sample files whose run no longer exists are removed too, once old enough that no write can
-still be in progress. Every pass is logged and audited with the usage figures.
+the samples of runs that no longer exist (a run's folder of chunk parts, or the single file of a
+run from before chunking) are removed too, once old enough that no write can still be in
+progress. Every pass is logged and audited with the usage figures.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -61,7 +64,7 @@ class CleanupReport:
     ran_at: datetime
     removed: list[RemovedUpload] = field(default_factory=list)
     kept_for_runs: list[int] = field(default_factory=list)  # expired, but runs still need them
-    stray_files: list[str] = field(default_factory=list)  # leftover sample files removed
+    stray_files: list[str] = field(default_factory=list)  # leftovers removed, under runs/
     usage: dict[int, UserUsage] = field(default_factory=dict)  # by user id, after the pass
     samples_bytes: int = 0  # the whole samples folder, after the pass
     problems: list[str] = field(default_factory=list)
@@ -146,34 +149,80 @@ def cleanup(store: Store, samples: SampleFiles, settings: Settings, now: datetim
 
 def _remove_stray_samples(store: Store, samples: SampleFiles, now: datetime,
                           report: CleanupReport) -> None:
-    """Temporary files of interrupted writes, and samples of runs that no longer exist."""
+    """Temporary files of interrupted writes (single-file runs' beside them, chunk parts' in the
+    run's folder), and the samples of runs that no longer exist: a single file, or a folder of
+    parts once nothing in it has changed for ``STRAY_AGE``."""
     if not samples.runs_dir.is_dir():
         return
     run_ids = {r.id for r in store.list_runs(SYSTEM_ACTOR)}
     for entry in os.scandir(samples.runs_dir):
-        if not entry.is_file(follow_symlinks=False):
-            continue
-        try:
-            modified = datetime.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime, UTC)
-        except FileNotFoundError:
-            continue
-        if now - modified < STRAY_AGE:
-            continue
-        stem, dot, ext = entry.name.partition(".")
-        orphan = ext == "parquet" and stem.isdigit() and int(stem) not in run_ids
-        temporary = entry.name.startswith(".") and ".tmp" in entry.name
-        if not (orphan or temporary):
-            continue
-        try:
-            os.unlink(entry.path)
-        except OSError as exc:
-            report.problems.append(f"could not remove {entry.path}: {exc}")
-            continue
-        report.stray_files.append(entry.name)
-        log.info("cleanup removed leftover sample file %s", entry.path)
+        run_id = _run_id_of(entry.name.removesuffix(".parquet"))
+        if entry.is_dir(follow_symlinks=False):
+            if run_id is None:
+                continue
+            if run_id not in run_ids:
+                if _is_old(_newest_change(Path(entry.path)), now):
+                    _remove(Path(entry.path), f"{entry.name}/", report)
+                continue
+            for inner in os.scandir(entry.path):
+                if _is_temporary(inner.name) and inner.is_file(follow_symlinks=False) \
+                        and _is_old(_changed(inner), now):
+                    _remove(Path(inner.path), f"{entry.name}/{inner.name}", report)
+        elif entry.is_file(follow_symlinks=False):
+            orphan = (entry.name.endswith(".parquet") and run_id is not None
+                      and run_id not in run_ids)
+            if (orphan or _is_temporary(entry.name)) and _is_old(_changed(entry), now):
+                _remove(Path(entry.path), entry.name, report)
+
+
+def _run_id_of(name: str) -> int | None:
+    return int(name) if name.isascii() and name.isdigit() else None
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and ".tmp" in name
+
+
+def _is_old(changed: datetime | None, now: datetime) -> bool:
+    """Whether a leftover may go: no write can still be in progress after ``STRAY_AGE``."""
+    return changed is not None and now - changed >= STRAY_AGE
+
+
+def _changed(entry: os.DirEntry[str]) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime, UTC)
+    except FileNotFoundError:
+        return None
+
+
+def _newest_change(folder: Path) -> datetime | None:
+    """The latest modification of the folder or anything in it (a chunk being written)."""
+    try:
+        times = [folder.lstat().st_mtime]
+        for entry in os.scandir(folder):
+            with contextlib.suppress(FileNotFoundError):
+                times.append(entry.stat(follow_symlinks=False).st_mtime)
+    except FileNotFoundError:
+        return None
+    return datetime.fromtimestamp(max(times), UTC)
+
+
+def _remove(path: Path, name: str, report: CleanupReport) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as exc:
+        report.problems.append(f"could not remove {path}: {exc}")
+        return
+    report.stray_files.append(name)
+    log.info("cleanup removed leftover samples %s", path)
 
 
 def _measure(store: Store, samples: SampleFiles, report: CleanupReport) -> None:
+    """Usage by user, workbooks and samples as found on disk: a run's samples are its folder of
+    parts (a running run's too) and the single file of a run from before chunking."""
     names = {u.id: u.username for u in store.list_users(SYSTEM_ACTOR)}
 
     def usage(user_id: int) -> UserUsage:
@@ -186,10 +235,11 @@ def _measure(store: Store, samples: SampleFiles, report: CleanupReport) -> None:
         u.workbooks += 1
         u.workbook_bytes += _size(wb.stored_path)
     for run in store.list_runs(SYSTEM_ACTOR):
-        if run.samples_path and samples.exists(run.id):
+        size = samples.run_bytes(run.id)
+        if size:
             u = usage(run.owner_id)
             u.runs_with_samples += 1
-            u.sample_bytes += _size(samples.path_for(run.id))
+            u.sample_bytes += size
     report.samples_bytes = samples.usage_bytes()
 
 

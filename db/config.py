@@ -24,10 +24,27 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("retention_days", "RETENTION_DAYS", float),
     ("cleanup_interval_hours", "CLEANUP_INTERVAL_HOURS", float),
     ("max_concurrent_runs_per_user", "MAX_CONCURRENT_RUNS_PER_USER", int),
-    ("workers", "WORKERS", int),
     ("max_upload_mb", "MAX_UPLOAD_MB", int),
     ("device", "DEVICE", lambda raw: raw.lower()),
+    ("dask_scheduler_address", "DASK_SCHEDULER_ADDRESS", str),
+    ("dask_workers", "DASK_WORKERS", int),
+    ("dask_worker_memory", "DASK_WORKER_MEMORY", lambda raw: parse_size(raw)),
+    ("run_time_limit_s", "RUN_TIME_LIMIT_S", float),
+    ("worker_heartbeat_s", "WORKER_HEARTBEAT_S", float),
+    ("worker_stale_s", "WORKER_STALE_S", float),
 )
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``2GiB``, ``1.5GB``, ``512 MiB`` or a plain number of bytes."""
+    number = text.strip().rstrip("bBiIkKmMgGtT ")
+    unit = text.strip()[len(number):].strip().lower()
+    if unit not in _UNITS:
+        raise ValueError(text)
+    return int(float(number) * _UNITS[unit])
 
 
 @dataclass(frozen=True)
@@ -44,9 +61,16 @@ class Settings:
     retention_days: float = 7
     cleanup_interval_hours: float = 6
     max_concurrent_runs_per_user: int = 2
-    workers: int = 2
     max_upload_mb: int = 500  # Streamlit's upload limit and the engine's file-size check
     device: str = "auto"  # cpu | cuda | auto: which machines runs may use (see services.setups)
+    # The run cluster: a Dask scheduler's address, or None for a LocalCluster of
+    # ``dask_workers`` processes that the worker service starts itself.
+    dask_scheduler_address: str | None = None
+    dask_workers: int = 2
+    dask_worker_memory: int = 2 * 2**30  # bytes per Dask worker process; past it, a chunk fails
+    run_time_limit_s: float = 3600.0  # wall time of one run, queueing excluded
+    worker_heartbeat_s: float = 2.0  # how often the worker service says it holds its runs
+    worker_stale_s: float = 30.0  # a holder silent this long is dead: its runs are requeued
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -86,15 +110,21 @@ _KINDS = {
     "retention_days": "a positive number of days",
     "cleanup_interval_hours": "a positive number of hours",
     "max_concurrent_runs_per_user": "a whole number of at least 1",
-    "workers": "a whole number of at least 1",
+    "dask_scheduler_address": "a Dask address such as tcp://host:8786",
+    "dask_workers": "a whole number of at least 1",
+    "dask_worker_memory": "a size such as 2GiB or 1500MB",
+    "run_time_limit_s": "a positive number of seconds",
+    "worker_heartbeat_s": "a positive number of seconds",
+    "worker_stale_s": "a positive number of seconds",
     "max_upload_mb": "a whole number of megabytes, at least 1",
     "device": "one of cpu, cuda, auto",
 }
-_WHOLE = ("max_concurrent_runs_per_user", "workers", "max_upload_mb")
+_WHOLE = ("max_concurrent_runs_per_user", "max_upload_mb", "dask_workers", "dask_worker_memory")
 _DEVICES = ("cpu", "cuda", "auto")
 _SCHEMES = {
     "database_url": ("postgresql://", "postgres://"),
     "redis_url": ("redis://", "rediss://", "unix://"),
+    "dask_scheduler_address": ("tcp://", "tls://", "ucx://", "inproc://"),
 }
 
 

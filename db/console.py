@@ -5,10 +5,12 @@ extensions, and attach other databases. Two independent layers keep a query insi
 runs, and the tests prove each layer on its own:
 
 1. DuckDB's own lock-down (:func:`open_sandbox`). The views live in a catalog file opened
-   read-only, so nothing can be created, changed or dropped in it. Then ``allowed_paths`` lists
-   the user's Parquet files, ``enable_external_access = false`` closes every other file, URL,
-   ``ATTACH``, ``COPY``, ``EXPORT`` and extension install/load, and ``lock_configuration = true``
-   makes every setting final, so no ``SET``/``RESET`` can reopen them. Python-variable scans and
+   read-only, so nothing can be created, changed or dropped in it; each view reads the explicit
+   list of its run's files (``db.samples.duckdb_source``: the chunk parts, or the single file of
+   an older run), never a glob. Then ``allowed_paths`` lists exactly those Parquet files,
+   ``enable_external_access = false`` closes every other file, URL, ``ATTACH``, ``COPY``,
+   ``EXPORT`` and extension install/load, and ``lock_configuration = true`` makes every setting
+   final, so no ``SET``/``RESET`` can reopen them. Python-variable scans and
    extension autoloading are off. DuckDB always allows its temporary directory
    (``allowed_directories``), so it is a private folder of this console, deleted on close, not
    the default ``.tmp`` in the working directory.
@@ -40,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from db.samples import duckdb_source, sample_files, sql_string
 
 
 class ConsoleError(Exception):
@@ -140,7 +144,10 @@ def open_sandbox(paths_by_run: Mapping[int, os.PathLike[str] | str], workdir: Pa
     ``workdir`` is a private empty folder: it holds the catalog file and the spill folder, the
     only places DuckDB itself may still touch.
     """
-    views = _view_definitions(paths_by_run)
+    try:
+        views = _view_definitions(paths_by_run)
+    except FileNotFoundError as exc:
+        raise ConsoleError(f"A run's samples cannot be opened: {_first_line(exc)}") from exc
     catalog = workdir / "views.duckdb"
     spill = workdir / "spill"
     spill.mkdir()
@@ -162,7 +169,8 @@ def open_sandbox(paths_by_run: Mapping[int, os.PathLike[str] | str], workdir: Pa
         **({"threads": threads} if threads else {}),
     })
     try:
-        allowed = ", ".join(_literal(str(Path(p).resolve())) for p in paths_by_run.values())
+        allowed = ", ".join(sql_string(str(f)) for p in paths_by_run.values()
+                            for f in sample_files(p))
         con.execute(f"SET allowed_paths = [{allowed}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
@@ -253,8 +261,7 @@ def _view_definitions(paths_by_run: Mapping[int, os.PathLike[str] | str]) -> lis
     for run_id, path in sorted(paths_by_run.items()):
         if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
             raise ValueError(f"a run id is a non-negative integer, not {run_id!r}")
-        resolved = str(Path(path).resolve())
-        sql.append(f"CREATE VIEW run_{run_id} AS SELECT * FROM read_parquet({_literal(resolved)})")
+        sql.append(f"CREATE VIEW run_{run_id} AS SELECT * FROM {duckdb_source(path)}")
         rows.append(f"({run_id}, 'run_{run_id}')")
     listing = (f"SELECT * FROM (VALUES {', '.join(rows)}) AS t(run_id, view_name)" if rows
                else "SELECT NULL::BIGINT AS run_id, NULL::VARCHAR AS view_name WHERE false")
@@ -343,7 +350,3 @@ def _first_keyword(sql: str) -> str:
 def _first_line(exc: BaseException) -> str:
     line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return line if line.endswith((".", "!", "?")) else line + "."
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -15,6 +15,7 @@ ROLES = ("admin", "analyst")
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+CHUNK_STATES = ("queued", "running", "done", "failed")
 MAX_FAILED_ATTEMPTS = 5  # consecutive wrong passwords before the account is locked
 
 
@@ -96,11 +97,38 @@ class RunRecord:
     error: str | None
     summary: dict[str, Any] | None
     samples_path: str | None
+    # The run ledger (schema version 2). Defaults keep older constructions working.
+    name: str | None = None  # the display name the user gave, if any
+    cancel_requested: bool = False  # the holder stops the run at its next check
+    worker: str | None = None  # the worker service instance holding the run, None when none
+    heartbeat: datetime | None = None  # when the holder last said it is alive
+    chunk_size: int | None = None  # iterations per chunk; None for runs without chunks
+    iterations_done: int = 0  # iterations of the chunks done so far
 
     @property
     def active(self) -> bool:
         """Queued or running: a worker may still write to it."""
         return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One fixed range of a run's iterations, ``[start, start + count)``, executed as one task.
+
+    ``attempts`` counts the starts (a retried chunk is started again); ``worker`` is the worker
+    service that started it last; ``error`` is the last failure's message."""
+
+    run_id: int
+    idx: int
+    start: int
+    count: int
+    state: str  # one of CHUNK_STATES
+    attempts: int
+    worker: str | None
+    heartbeat: datetime | None
+    started: datetime | None
+    finished: datetime | None
+    error: str | None
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,14 @@ class Conflict(StoreError):
 
 class InvalidValue(StoreError, ValueError):
     """A value the store will not keep (an unknown role or status, a too long password)."""
+
+
+class LimitReached(StoreError):
+    """A user submitted a run while already at the per-user limit of active runs."""
+
+    def __init__(self, active: int, limit: int) -> None:
+        runs = "run" if active == 1 else "runs"
+        super().__init__(f"You already have {active} {runs} queued or running; the limit is "
+                         f"{limit} at a time.")
+        self.active = active
+        self.limit = limit

@@ -1,8 +1,11 @@
 """Aggregates over one run's Parquet samples, computed by DuckDB next to the data.
 
 A run can hold 10,000,000 iterations, too many to ship to the browser or even to load into Python
-for each chart, so every function here scans the file in DuckDB and returns only what a chart
+for each chart, so every function here scans the samples in DuckDB and returns only what a chart
 needs, as plain JSON-ready dicts (lists of floats and ints) that the cache can store as they are.
+Each function takes the run's ``samples_path``: its folder of chunk parts, read as one table
+(``db.samples.duckdb_source``: parts lacking an error column read it as null), or the single file
+of a run from before chunking.
 
 Error iterations (an output that evaluated to an Excel error is null in the file, with the error
 text in its ``"<output> error"`` column) and non-finite values are left out of every statistic and
@@ -17,13 +20,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from db import samples
 
 ECDF_BINS = 16_384
 """Resolution of the counts an ECDF is read from: its x values are exact to (max - min) / this."""
@@ -39,18 +42,19 @@ MAX_BINS = 10_000
 
 
 class QueryError(ValueError):
-    """A question the samples cannot answer: no file, no such column, a column that is not numeric,
-    or an invalid parameter. The message is one sentence meant for the user."""
+    """A question the samples cannot answer: no files, no such column, a column that is not
+    numeric, or an invalid parameter. The message is one sentence meant for the user."""
 
 
 def columns(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The file's columns in order: ``{"name", "type", "numeric", "role"}``.
+    """The samples' columns in order (the first part's, then error columns only later parts
+    have): ``{"name", "type", "numeric", "role"}``.
 
     ``role`` is "iteration", "error" (the text column beside an output with error iterations) or
     "value" (an input or an output), so the UI can offer only the columns that can be charted.
-    Read from the Parquet footer alone, so it costs no scan.
+    Read from the Parquet footers alone, so it costs no scan.
     """
-    schema = _schema(path)
+    _, schema = _open(path)
     names = set(schema.names)
     result = []
     for field in schema:
@@ -71,14 +75,14 @@ def histogram(path: str | os.PathLike[str], column: str, bins: int = 50) -> dict
     "min", "max"}``; the counts are grouped in SQL. A constant column gets the range min +- 0.5, as
     numpy does; a column with no valid value gets empty edges and counts."""
     bins = _check_int("bins", bins, 1, MAX_BINS)
-    _check_numeric(path, column)
+    src = _numeric_source(path, column)
     with _connect() as con:
-        total, lo, hi = _range_of(con, path, column)
+        total, lo, hi = _range_of(con, src, column)
         if lo is None:
             return {"column": column, "edges": [], "counts": [], "n": 0, "excluded": total,
                     "min": None, "max": None}
         left, right = _range(lo, hi)
-        counts = _bin_counts(con, path, column, left, right, bins)
+        counts = _bin_counts(con, src, column, left, right, bins)
     n = int(counts.sum())
     return {"column": column, "edges": _edges(left, right, bins), "counts": counts.tolist(),
             "n": n, "excluded": total - n, "min": lo, "max": hi}
@@ -94,13 +98,13 @@ def ecdf(path: str | os.PathLike[str], column: str, points: int = 200) -> dict[s
     as the tails. Exact ``p`` at each returned ``x``, up to floating-point rounding at bin edges.
     """
     points = _check_int("points", points, 2, MAX_BINS)
-    _check_numeric(path, column)
+    src = _numeric_source(path, column)
     with _connect() as con:
-        total, lo, hi = _range_of(con, path, column)
+        total, lo, hi = _range_of(con, src, column)
         if lo is None:
             return {"column": column, "x": [], "p": [], "n": 0, "excluded": total}
         left, right = _range(lo, hi)
-        counts = _bin_counts(con, path, column, left, right, ECDF_BINS)
+        counts = _bin_counts(con, src, column, left, right, ECDF_BINS)
     n = int(counts.sum())
     below = np.concatenate(([0], np.cumsum(counts)))
     picks = np.unique(np.concatenate((
@@ -125,14 +129,14 @@ def quantiles(path: str | os.PathLike[str], column: str, ps: Sequence[float]) ->
     ps = [float(p) for p in ps]
     if not ps or any(not 0.0 <= p <= 1.0 for p in ps):
         raise QueryError("Quantile probabilities must be between 0 and 1.")
-    _check_numeric(path, column)
+    src = _numeric_source(path, column)
     with _connect() as con:
-        total, lo, hi = _range_of(con, path, column)
+        total, lo, hi = _range_of(con, src, column)
         if lo is None:
             return {"column": column, "ps": ps, "values": [None] * len(ps), "n": 0,
                     "excluded": total}
         left, right = _range(lo, hi)
-        counts = _bin_counts(con, path, column, left, right, ECDF_BINS)
+        counts = _bin_counts(con, src, column, left, right, ECDF_BINS)
         n = int(counts.sum())
         positions = [p * (n - 1) for p in ps]
         ranks = sorted({r for h in positions for r in (int(np.floor(h)), int(np.ceil(h)))})
@@ -140,9 +144,9 @@ def quantiles(path: str | os.PathLike[str], column: str, ps: Sequence[float]) ->
         bins = np.searchsorted(ends, ranks, side="right")
         needed = np.unique(bins)
         if counts[needed].sum() > REFINE_LIMIT:
-            values = _quantile_cont(con, path, column, ps)
+            values = _quantile_cont(con, src, column, ps)
         else:
-            order = _values_in_bins(con, path, column, left, right, needed)
+            order = _values_in_bins(con, src, column, left, right, needed)
             starts = ends - counts
             stat = {r: order[b][r - starts[b]] for r, b in zip(ranks, bins)}
             values = []
@@ -166,24 +170,23 @@ def tornado(path: str | os.PathLike[str], output: str, inputs: Sequence[str]) ->
     inputs = list(dict.fromkeys(inputs))
     if not inputs:
         raise QueryError("Choose at least one input for the tornado chart.")
-    for name in (output, *inputs):
-        _check_numeric(path, name)
+    src = _numeric_source(path, output, *inputs)
     o = f"CAST({_ident(output)} AS DOUBLE)"
     valid_o = f"{o} IS NOT NULL AND isfinite({o})"
     casts = [f"CAST({_ident(name)} AS DOUBLE)" for name in inputs]
-    params: dict[str, Any] = {"path": str(path)}
-    parts = [f"SELECT -1 AS j, 0 AS k, count(*) AS c, sum({o}) AS s FROM read_parquet($path) "
+    params: dict[str, Any] = {}
+    parts = [f"SELECT -1 AS j, 0 AS k, count(*) AS c, sum({o}) AS s FROM {src} "
              f"WHERE {valid_o}"]
     with _connect() as con:
         for j, (name, c) in enumerate(zip(inputs, casts)):
-            total, lo, hi = _range_of(con, path, name)
+            total, lo, hi = _range_of(con, src, name)
             if lo is None:
                 continue
             left, right = _range(lo, hi)
             params[f"lo{j}"], params[f"scale{j}"] = left, TORNADO_BINS / (right - left)
             parts.append(
                 f"SELECT {j} AS j, {_bin_expr(c, f'$lo{j}', f'$scale{j}', TORNADO_BINS)} AS k, "
-                f"count(*) AS c, sum({o}) AS s FROM read_parquet($path) "
+                f"count(*) AS c, sum({o}) AS s FROM {src} "
                 f"WHERE {valid_o} AND {c} IS NOT NULL AND isfinite({c}) GROUP BY k")
         grouped = con.execute(" UNION ALL ".join(parts), params).fetchnumpy()
     overall = grouped["j"] == -1
@@ -212,23 +215,23 @@ def tornado(path: str | os.PathLike[str], output: str, inputs: Sequence[str]) ->
 def scatter(path: str | os.PathLike[str], x: str, y: str, limit: int = 5000) -> dict[str, Any]:
     """Up to ``limit`` (x, y) pairs for a scatter plot: ``{"x", "y", "n", "sampled"}``.
 
-    The sample is deterministic (the rows with the smallest hash of their row number), so a chart
-    redrawn from the same run shows the same points, and uniform, so it is an honest picture of
-    the joint distribution. Rows where either value is an error are left out; ``n`` counts the
-    rows it was drawn from.
+    The sample is deterministic (the rows with the smallest hash of their iteration number), so
+    a chart redrawn from the same run shows the same points whichever files hold it, and
+    uniform, so it is an honest picture of the joint distribution. Rows where either value is
+    an error are left out; ``n`` counts the rows it was drawn from. Samples without an
+    ``iteration`` column (not a run's) are sampled by the hash of the pair instead.
     """
     limit = _check_int("limit", limit, 1, 1_000_000)
+    src, schema = _open(path)
     for name in (x, y):
-        _check_numeric(path, name)
+        _check_numeric(schema, name)
     cx, cy = (f"CAST({_ident(name)} AS DOUBLE)" for name in (x, y))
     where = f"{cx} IS NOT NULL AND isfinite({cx}) AND {cy} IS NOT NULL AND isfinite({cy})"
-    src = "read_parquet($path, file_row_number = true)"
+    key = "iteration" if "iteration" in schema.names else f"{cx}, {cy}"
     with _connect() as con:
-        params = {"path": str(path), "limit": limit}
         got = con.execute(f"SELECT {cx} AS x, {cy} AS y FROM {src} WHERE {where} "
-                          "ORDER BY hash(file_row_number) LIMIT $limit", params).fetchnumpy()
-        n = con.execute(f"SELECT count(*) FROM {src} WHERE {where}", {"path": str(path)}
-                        ).fetchall()[0][0]
+                          f"ORDER BY hash({key}) LIMIT $limit", {"limit": limit}).fetchnumpy()
+        n = con.execute(f"SELECT count(*) FROM {src} WHERE {where}").fetchall()[0][0]
     return {"x": got["x"].tolist(), "y": got["y"].tolist(), "n": n, "sampled": n > limit}
 
 
@@ -245,18 +248,27 @@ def _connect() -> duckdb.DuckDBPyConnection:
     })
 
 
-def _schema(path: str | os.PathLike[str]) -> pa.Schema:
-    if not Path(path).is_file():
-        raise QueryError(f"The run's samples file {os.fspath(path)!r} does not exist.")
+def _open(path: str | os.PathLike[str]) -> tuple[str, pa.Schema]:
+    """The DuckDB source and the columns of a run's samples (its folder of parts or its single
+    file, as its row's ``samples_path`` says), read from the footers alone."""
     try:
-        return pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise QueryError(f"The run's samples file {os.fspath(path)!r} cannot be read: {exc}.") \
+        return samples.duckdb_source(path), samples.read_schema(path)
+    except FileNotFoundError as exc:
+        raise QueryError(f"The run's samples {os.fspath(path)!r} do not exist.") from exc
+    except (pa.ArrowException, OSError) as exc:
+        raise QueryError(f"The run's samples {os.fspath(path)!r} cannot be read: {exc}.") \
             from exc
 
 
-def _check_numeric(path: str | os.PathLike[str], column: str) -> None:
-    schema = _schema(path)
+def _numeric_source(path: str | os.PathLike[str], *columns: str) -> str:
+    """The DuckDB source of the samples, once each of ``columns`` is known to be numeric."""
+    src, schema = _open(path)
+    for column in columns:
+        _check_numeric(schema, column)
+    return src
+
+
+def _check_numeric(schema: pa.Schema, column: str) -> None:
     index = schema.get_field_index(column)
     if index < 0:
         raise QueryError(f"The run's samples have no column {column!r}.")
@@ -281,7 +293,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _range_of(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], column: str
+def _range_of(con: duckdb.DuckDBPyConnection, src: str, column: str
               ) -> tuple[int, float | None, float | None]:
     """(rows, min, max of the finite values; None when there is none).
 
@@ -290,12 +302,11 @@ def _range_of(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], colu
     scanned for its finite range.
     """
     x = f"CAST({_ident(column)} AS DOUBLE)"
-    total, lo, hi = con.execute(f"SELECT count(*), min({x}), max({x}) FROM read_parquet($path)",
-                                {"path": str(path)}).fetchall()[0]
+    total, lo, hi = con.execute(f"SELECT count(*), min({x}), max({x}) FROM {src}").fetchall()[0]
     if lo is not None and not (np.isfinite(lo) and np.isfinite(hi)):
         lo, hi = con.execute(
-            f"SELECT min(v), max(v) FROM (SELECT {x} AS v FROM read_parquet($path)) "
-            f"WHERE {_VALID}", {"path": str(path)}).fetchall()[0]
+            f"SELECT min(v), max(v) FROM (SELECT {x} AS v FROM {src}) WHERE {_VALID}"
+        ).fetchall()[0]
     return total, lo, hi
 
 
@@ -309,36 +320,36 @@ def _bin_expr(value: str, lo: str, scale: str, bins: int) -> str:
     return f"least(greatest(floor(({value} - {lo}) * {scale}), 0), {bins - 1})::INTEGER"
 
 
-def _bin_counts(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], column: str,
+def _bin_counts(con: duckdb.DuckDBPyConnection, src: str, column: str,
                 lo: float, hi: float, bins: int) -> np.ndarray:
     """Counts of the valid values in ``bins`` equal-width bins over [lo, hi], grouped in SQL."""
     got = con.execute(
         f"SELECT {_bin_expr('v', '$lo', '$scale', bins)} AS k, count(*) AS c "
-        f"FROM (SELECT CAST({_ident(column)} AS DOUBLE) AS v FROM read_parquet($path)) "
+        f"FROM (SELECT CAST({_ident(column)} AS DOUBLE) AS v FROM {src}) "
         f"WHERE {_VALID} GROUP BY k",
-        {"path": str(path), "lo": lo, "scale": bins / (hi - lo)}).fetchnumpy()
+        {"lo": lo, "scale": bins / (hi - lo)}).fetchnumpy()
     counts = np.zeros(bins, dtype=np.int64)
     counts[got["k"].astype(np.int64)] = got["c"]
     return counts
 
 
-def _values_in_bins(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], column: str,
+def _values_in_bins(con: duckdb.DuckDBPyConnection, src: str, column: str,
                     lo: float, hi: float, wanted: np.ndarray) -> dict[int, np.ndarray]:
     """The sorted valid values of the bins ``wanted`` (binned exactly as :func:`_bin_counts`)."""
     got = con.execute(
         f"SELECT k, v FROM (SELECT {_bin_expr('v', '$lo', '$scale', ECDF_BINS)} AS k, v "
-        f"FROM (SELECT CAST({_ident(column)} AS DOUBLE) AS v FROM read_parquet($path)) "
+        f"FROM (SELECT CAST({_ident(column)} AS DOUBLE) AS v FROM {src}) "
         f"WHERE {_VALID}) WHERE list_contains($wanted, k)",
-        {"path": str(path), "lo": lo, "scale": ECDF_BINS / (hi - lo),
+        {"lo": lo, "scale": ECDF_BINS / (hi - lo),
          "wanted": [int(b) for b in wanted]}).fetchnumpy()
     return {int(b): np.sort(got["v"][got["k"] == b]) for b in wanted}
 
 
-def _quantile_cont(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], column: str,
+def _quantile_cont(con: duckdb.DuckDBPyConnection, src: str, column: str,
                    ps: list[float]) -> list[float]:
     return con.execute(
         f"SELECT quantile_cont(v, $ps) FROM (SELECT CAST({_ident(column)} AS DOUBLE) AS v "
-        f"FROM read_parquet($path)) WHERE {_VALID}", {"path": str(path), "ps": ps}
+        f"FROM {src}) WHERE {_VALID}", {"ps": ps}
     ).fetchall()[0][0]
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import CALC, NAME, VALUE, FormulaSyntaxError
+from engine.errors import CALC, NAME, VALUE, FormulaSyntaxError, WorkbookError
 from engine.evaluator import CellContext, Evaluator
 from engine.graph import Cell, DependencyGraph, build_graph
 from engine.lambdas import is_function_value
@@ -64,8 +65,10 @@ def cell_result(result: Any, ctx: CellContext) -> Any:
 class Calculation:
     """One recalculation of a workbook; ``run()`` returns every formula cell's value."""
 
-    def __init__(self, workbook: Workbook, now: Callable[[], float] | None = None):
+    def __init__(self, workbook: Workbook, now: Callable[[], float] | None = None,
+                 time_limit_s: float | None = None):
         self.workbook = workbook
+        self.time_limit_s = time_limit_s
         self.evaluator = Evaluator(workbook, compute_cell=self._on_demand, now=now)
         self.parse_problems = parse_formulas(workbook)
         self.graph: DependencyGraph = build_graph(workbook, self.evaluator.name_tree)
@@ -100,7 +103,13 @@ class Calculation:
             values[cell[0]][cell[1:]] = 0.0
         precedents = self.graph.precedents
         self.evaluator.reset_area_cache(True)
-        for cell in self.graph.order:
+        deadline = None if self.time_limit_s is None else time.monotonic() + self.time_limit_s
+        for done, cell in enumerate(self.graph.order):
+            if deadline is not None and time.monotonic() > deadline:
+                raise WorkbookError(
+                    f"The workbook took longer than {self.time_limit_s:g} seconds to calculate "
+                    f"(stopped at {cell_key(*cell)}, {done:,} of {len(self.graph.order):,} "
+                    "formulas done); simplify the model or run it as a simulation.")
             if cell in stalled:
                 continue
             if stalled and any(p in stalled for p in precedents[cell]):

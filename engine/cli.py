@@ -10,6 +10,7 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,14 +119,16 @@ def _assignment(text: str, what: str) -> tuple[str, str]:
     return m.group("lhs").strip(), m.group("rhs").strip()
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from engine.loader import load_workbook
-    from engine.montecarlo.device import DeviceError, gpu_name, select_device
-    from engine.montecarlo.lower import SimulationError
-    from engine.montecarlo.model import build_model
-    from engine.montecarlo.simulate import RunSettings, simulate, write_samples
+def _model_inputs(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--input CELL=DIST`` options as the engine takes them."""
+    return dict(_assignment(t, "input") for t in args.input)
 
-    inputs = dict(_assignment(t, "input") for t in args.input)
+
+def run_definition(args: argparse.Namespace
+                   ) -> tuple[dict[str, str], dict[tuple[str, str], float]]:
+    """The inputs ``{cell: dist}`` and correlations ``{(a, b): rho}`` of parsed
+    ``add_run_arguments`` options; WorkbookError names an option that is not understood."""
+    inputs = _model_inputs(args)
     correlations = {}
     for text in args.correlation:
         pair, value = _assignment(text, "correlation")
@@ -134,8 +137,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
             correlations[(first.strip(), second.strip())] = float(value)
         except ValueError:
             raise WorkbookError(f"--correlation {text!r}: {value!r} is not a number") from None
+    return inputs, correlations
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from engine.loader import load_workbook
+    from engine.montecarlo.device import DeviceError, gpu_name, select_device
+    from engine.montecarlo.lower import SimulationError
+    from engine.montecarlo.model import build_model
+    from engine.montecarlo.simulate import RunSettings, simulate, write_samples
+
+    inputs, correlations = run_definition(args)
     try:
-        device = select_device(args.device)
+        on_cluster = bool(args.scheduler) or args.workers is not None
+        device = select_device("cpu" if on_cluster and args.device == "auto" else args.device)
     except DeviceError as exc:
         raise WorkbookError(str(exc)) from None
     wb = load_workbook(args.book)
@@ -146,7 +161,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                percentiles=args.percentiles or RunSettings.percentiles,
                                target=args.target, var_level=args.var_level,
                                stop_tolerance=args.stop_tolerance, device=device)
-        result = simulate(model, settings, progress=None if args.json else _progress_bar())
+        progress = None if args.json else _progress_bar()
+        if on_cluster:
+            result = _run_on_cluster(args, model, settings, progress)
+        else:
+            result = simulate(model, settings, progress=progress)
     except (SimulationError, ValueError) as exc:
         raise WorkbookError(str(exc)) from None
     if args.samples:
@@ -162,6 +181,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"device: {'cpu' if result.device == 'cpu' else f'cuda ({gpu_name()})'}")
         print(_report(result))
     return 0
+
+
+def _run_on_cluster(args: argparse.Namespace, model: Any, settings: Any, progress: Any) -> Any:
+    """The same run with every chunk a Dask task: on ``--scheduler``'s cluster, or on a
+    ``--workers`` LocalCluster started and stopped here. Same seed, same numbers."""
+    from engine.montecarlo import cluster
+
+    if settings.device != "cpu":
+        raise ValueError("a run on a Dask cluster uses the workers' CPUs: add --device cpu")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    from distributed import Client, LocalCluster
+
+    path = str(Path(args.book).resolve())
+    ref = cluster.ModelRef(path, _file_hash(path), inputs=_model_inputs(args),
+                           outputs=tuple(args.output))
+    cluster.remember(ref, model)
+    if args.scheduler:
+        with Client(args.scheduler, timeout=30) as client:
+            return cluster.simulate_on_cluster(ref, settings, client, progress)
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as local, Client(local) as client:
+        return cluster.simulate_on_cluster(ref, settings, client, progress)
+
+
+def _file_hash(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _json_default(v: Any) -> Any:
@@ -211,6 +260,32 @@ def _num(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):,.6g}"
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that define a run (inputs, outputs, iterations, seed, sampling,
+    correlations, percentiles, target, VaR level, stop tolerance, device), shared with the
+    run service's command line (services.run_cli)."""
+    parser.add_argument("--input", action="append", default=[], metavar="CELL=DIST",
+                        help="an uncertain input, e.g. 'Sheet1!B2=normal(100,10)' (repeatable); "
+                             "@RISK functions and RAND() in the workbook are inputs already")
+    parser.add_argument("--output", action="append", default=[], metavar="CELL",
+                        help="an output cell (repeatable); default: the RiskOutput() cells")
+    parser.add_argument("--iterations", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sampling", choices=["mc", "lhs"], default="mc")
+    parser.add_argument("--correlation", action="append", default=[], metavar="CELL,CELL=RHO",
+                        help="rank correlation between two inputs, e.g. 'Sheet1!B2,Sheet1!B3=0.8'")
+    parser.add_argument("--percentile", dest="percentiles", type=float, action="append",
+                        metavar="P", help="a percentile to report (repeatable; default 1 5 10 "
+                                          "25 50 75 90 95 99)")
+    parser.add_argument("--target", type=float, help="report P(output <= target)")
+    parser.add_argument("--var-level", type=float, default=0.95,
+                        help="confidence level of value at risk and CVaR (default 0.95)")
+    parser.add_argument("--stop-tolerance", type=float, metavar="REL",
+                        help="stop once every output's mean and 5/50/95th percentiles are known "
+                             "within this relative tolerance at 95%% confidence")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m engine",
                                  description="Excel formula and Monte Carlo engine")
@@ -229,26 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog="distributions:\n" + help_text())
     run.add_argument("book", help=".xlsx or .xlsm file")
-    run.add_argument("--input", action="append", default=[], metavar="CELL=DIST",
-                     help="an uncertain input, e.g. 'Sheet1!B2=normal(100,10)' (repeatable); "
-                          "@RISK functions and RAND() in the workbook are inputs already")
-    run.add_argument("--output", action="append", default=[], metavar="CELL",
-                     help="an output cell (repeatable); default: the RiskOutput() cells")
-    run.add_argument("--iterations", type=int, default=10_000)
-    run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--sampling", choices=["mc", "lhs"], default="mc")
-    run.add_argument("--correlation", action="append", default=[], metavar="CELL,CELL=RHO",
-                     help="rank correlation between two inputs, e.g. 'Sheet1!B2,Sheet1!B3=0.8'")
-    run.add_argument("--percentile", dest="percentiles", type=float, action="append",
-                     metavar="P", help="a percentile to report (repeatable; default 1 5 10 25 "
-                                       "50 75 90 95 99)")
-    run.add_argument("--target", type=float, help="report P(output <= target)")
-    run.add_argument("--var-level", type=float, default=0.95,
-                     help="confidence level of value at risk and CVaR (default 0.95)")
-    run.add_argument("--stop-tolerance", type=float, metavar="REL",
-                     help="stop once every output's mean and 5/50/95th percentiles are known "
-                          "within this relative tolerance at 95%% confidence")
-    run.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    add_run_arguments(run)
+    cluster = run.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run the chunks on this Dask cluster (tcp://host:8786); its "
+                              "workers must read the workbook at the same path")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="run the chunks on a local Dask cluster of N worker processes")
     run.add_argument("--samples", metavar="OUT.parquet", help="write every iteration's inputs "
                                                               "and outputs")
     run.add_argument("--json", action="store_true", help="one JSON object with the results")

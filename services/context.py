@@ -1,6 +1,7 @@
-"""Everything the app holds for the life of its process: settings, store, cache, samples, the
-run service and the cleanup schedule. Opened once per process (the UI caches it), because the
-run service marks every unfinished run interrupted when it starts."""
+"""Everything the app holds for the life of its process: settings, store, cache, samples and
+the cleanup schedule. Opened once per process (the UI caches it). Runs are not here: the app
+only writes them to the ledger and reads them back (services.runs); the worker service
+executes them, so any number of app processes can run side by side."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from pathlib import Path
 from db.cache import Cache, open_cache
 from db.cleanup import CleanupScheduler
 from db.config import Settings
-from db.jobs import RunService
 from db.samples import SampleFiles
 from db.secrets import load_or_create_secret
 from db.store import MIN_PASSWORD_LENGTH, Store, open_store
@@ -31,7 +31,6 @@ class AppContext:
     store: Store
     cache: Cache
     samples: SampleFiles
-    runs: RunService
     cleanup: CleanupScheduler
     cookie_key: str
 
@@ -41,7 +40,6 @@ class AppContext:
 
     def close(self) -> None:
         self.cleanup.stop()
-        self.runs.shutdown(wait=False)
         self.store.close()
 
 
@@ -112,8 +110,7 @@ def open_context(env: Mapping[str, str] | None = None) -> AppContext:
     bootstrap_admin(store, env)
     samples = SampleFiles(settings.data_dir)
     cache = open_cache(settings)
-    runs = RunService(store, samples, settings, cache=cache)
     cleanup = CleanupScheduler.for_settings(store, samples, settings)
     cleanup.start()
-    return AppContext(settings, store, cache, samples, runs, cleanup,
+    return AppContext(settings, store, cache, samples, cleanup,
                       cookie_key(settings, env))

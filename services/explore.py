@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
-import pyarrow.parquet as pq
 
 from db.console import ConsoleResult, SqlConsole
 from db.entities import Actor, RunRecord
+from db.samples import read_schema, sample_files
 from services import formatting as fmt
 from services.context import AppContext
 
@@ -39,10 +38,10 @@ class Example:
 
 
 def console_runs(ctx: AppContext, actor: Actor) -> list[RunRecord]:
-    """The actor's own finished runs whose samples file is on disk, newest first."""
+    """The actor's own finished runs whose samples are on disk, newest first."""
     return [run for run in ctx.store.list_runs(actor)
             if run.owner_id == actor.user_id and run.status == "done" and run.samples_path
-            and Path(run.samples_path).is_file()]
+            and sample_files(run.samples_path)]
 
 
 def run_query(runs: list[RunRecord], sql: str) -> ConsoleResult:
@@ -65,12 +64,14 @@ def literal(text: str) -> str:
 
 
 def columns_of(run: RunRecord) -> list[str]:
-    """The run's sample columns, from the Parquet footer (the app's own file, read directly)."""
-    return list(pq.read_schema(run.samples_path).names)
+    """The run's sample columns as its view shows them, from the Parquet footers (the app's own
+    files, read directly): the first part's columns, then error columns only later parts
+    have."""
+    return list(read_schema(run.samples_path).names)
 
 
 def _names(run: RunRecord, kind: str, columns: list[str]) -> list[str]:
-    """The run's input or output column names (from its summary), in the file's order."""
+    """The run's input or output column names (from its summary), in the samples' order."""
     named = {str(entry.get("name")) for entry in ((run.summary or {}).get(kind) or {}).values()
              if isinstance(entry, dict)}
     return [c for c in columns if c in named]

@@ -3,10 +3,10 @@
 Two sources, chosen by cost: the run's stored summary (statistics, percentiles, sensitivity,
 tornado and convergence, computed by the engine when the run ended) costs nothing to read; the
 shapes of distributions (histogram, S-curve, scatter) are aggregated by DuckDB over the samples
-file (``db.queries``), which returns bins and at most a few thousand points however many
-iterations ran, and each aggregate is kept in the app's cache under the run's id, so a rerun of
-the page (every widget change) does not scan the file again. Samples of a run never change once
-it is done, so cached aggregates never go stale.
+(``db.queries``: the run's chunk parts read as one table), which returns bins and at most a few
+thousand points however many iterations ran, and each aggregate is kept in the app's cache under
+the run's id, so a rerun of the page (every widget change) does not scan the samples again.
+Samples of a run never change once it is done, so cached aggregates never go stale.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from db import queries
+from db import queries, samples
 from db.cache import Cache, aggregate_key
 from db.entities import RunRecord
 from services import formatting as fmt
@@ -59,7 +60,7 @@ class ResultsError(ValueError):
 
 @dataclass(frozen=True)
 class Variable:
-    """An input or output of a run: its cell label, its column in the samples file (a RiskName
+    """An input or output of a run: its cell label, its column in the samples (a RiskName
     when given) and the title charts use."""
 
     label: str
@@ -89,8 +90,10 @@ def inputs_of(run: RunRecord) -> list[Variable]:
 
 
 def samples_path(run: RunRecord) -> str:
+    """The run's ``samples_path`` (its folder of parts, or an older run's single file), once
+    its samples are known to be on disk."""
     summary_of(run)
-    if not run.samples_path or not Path(run.samples_path).is_file():
+    if not run.samples_path or not samples.sample_files(run.samples_path):
         raise ResultsError(f"The samples of run {run.id} are no longer on the server.")
     return run.samples_path
 
@@ -349,17 +352,32 @@ def common_outputs(runs: Sequence[RunRecord]) -> list[Variable]:
 
 
 def samples_parquet(run: RunRecord) -> bytes:
-    return Path(samples_path(run)).read_bytes()
+    """Every iteration as ONE Parquet file, in iteration order, whatever the run's layout: the
+    parts are streamed batch by batch into one writer with their columns unified (an error
+    column a part lacks is null there); the chunks' summaries in the parts' footers stay
+    behind. A run from before chunking already is one such file, sent as it is."""
+    path = Path(samples_path(run))
+    if path.is_file():
+        return path.read_bytes()
+    return _download(run, lambda out, schema: pq.ParquetWriter(out, schema, compression="zstd"))
 
 
 def samples_csv(run: RunRecord) -> bytes:
-    """Every iteration's inputs and outputs as CSV, written batch by batch from the Parquet
-    file (an error iteration's output is empty, its error text in the error column)."""
+    """Every iteration's inputs and outputs as CSV in iteration order, written batch by batch
+    (an error iteration's output is empty, its error text in the error column)."""
+    return _download(run, pacsv.CSVWriter)
+
+
+def _download(run: RunRecord, writer_for: Callable[[io.BytesIO, pa.Schema], Any]) -> bytes:
+    path = samples_path(run)
     out = io.BytesIO()
-    parquet = pq.ParquetFile(samples_path(run))
-    with pacsv.CSVWriter(out, parquet.schema_arrow) as writer:
-        for batch in parquet.iter_batches(batch_size=65_536):
-            writer.write_batch(batch)
+    try:
+        schema = samples.read_schema(path)
+        with writer_for(out, schema) as writer:
+            for batch in samples.iter_batches(path):
+                writer.write_batch(batch)
+    except FileNotFoundError as exc:  # deleted since we looked
+        raise ResultsError(f"The samples of run {run.id} are no longer on the server.") from exc
     return out.getvalue()
 
 

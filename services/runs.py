@@ -1,9 +1,10 @@
 """Starting runs and reading their progress, for the Runs page (Streamlit-free).
 
-A run never executes inside the Streamlit script: ``start_run`` records it in the store and
-hands it to the context's worker pool (``ctx.runs.submit``); the page only polls the run's row.
-Progress is derived from what the worker records (a fraction and the start time), so it is the
-same whichever tab or process asks, and the page can be left and reopened at any time.
+A run never executes in the app: ``start_run`` writes it and its chunks to the run ledger in
+one transaction, and the worker service (services.worker) takes it from there, in another
+process or on another machine. Progress is what the ledger says (iterations of finished
+chunks, the start time), so it is the same whichever tab, app replica or process asks, and a
+page can be left, reloaded or opened after an app restart at any time.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 
 from db.entities import Actor, RunRecord
 from db.errors import StoreError
-from db.jobs import SIMULATION_SHARE, engine_version
+from engine.montecarlo.settings import MAX_ITERATIONS
+from engine.version import engine_version
 from services import formatting as fmt
 from services.context import AppContext
+from services.runspec import settings_of
 
 SAMPLINGS = ("mc", "lhs")
 DEVICES = ("cpu", "cuda", "auto")
-MAX_ITERATIONS = 100_000_000  # engine.montecarlo.simulate.MAX_ITERATIONS, without importing numba
 MAX_SEED = 2 ** 63 - 1
 
 
@@ -74,25 +76,30 @@ class RunRequest:
 
 
 def start_run(ctx: AppContext, actor: Actor, workbook_id: int, setup: Any) -> RunRecord:
-    """Record a queued run of ``workbook_id`` for ``actor`` and submit it to the worker pool.
+    """Queue a run of ``workbook_id`` for ``actor``: the run and its chunks in the ledger.
 
-    Raises RunError when the set-up is invalid or the user already has as many runs going as
-    allowed (the refused run is kept, cancelled with the reason, so the list explains it)."""
+    Raises RunError when the set-up is invalid or the user already has as many runs queued or
+    running as allowed (nothing is written then)."""
     request = setup if isinstance(setup, RunRequest) else RunRequest.from_setup(setup)
     request.validate()
     try:
-        record = ctx.store.create_run(actor, workbook_id, request.spec, request.seed,
-                                      request.iterations, request.sampling, request.device,
-                                      engine_version())
-        ctx.runs.submit(actor, record.id)
+        step = settings_of(request.spec, request.iterations, request.seed,
+                           request.sampling).step()
+    except ValueError as exc:
+        raise RunError(str(exc)) from exc
+    try:
+        return ctx.store.create_run(actor, workbook_id, request.spec, request.seed,
+                                    request.iterations, request.sampling, request.device,
+                                    engine_version(), chunk_size=step,
+                                    max_active=ctx.settings.max_concurrent_runs_per_user)
     except StoreError as exc:  # LimitReached, a workbook the user may not read, bad values
         raise RunError(str(exc)) from exc
-    return ctx.store.get_run(actor, record.id)
 
 
 def cancel_run(ctx: AppContext, actor: Actor, run_id: int) -> bool:
-    """Ask a run to stop; False when it had already ended."""
-    return ctx.runs.cancel(actor, run_id)
+    """Ask a run to stop (a queued one stops at once, a running one within a second or
+    two); False when it had already ended."""
+    return ctx.store.request_cancel(actor, run_id)
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ class RunProgress:
             parts.append("waiting for a worker")
         elif self.status == "running":
             if self.done >= self.total:
-                parts.append("writing the samples")
+                parts.append("merging the results")
             elif self.speed:
                 parts += [fmt.rate(self.speed), f"{fmt.duration(self.remaining_s)} left"]
         elif self.elapsed_s is not None:
@@ -127,18 +134,12 @@ class RunProgress:
 
 
 def progress_of(record: RunRecord, now: datetime | None = None) -> RunProgress:
-    """Iterations done, speed and time left, from the run's recorded progress.
-
-    The worker gives the iterations ``SIMULATION_SHARE`` of the bar and writing the samples the
-    rest, so iterations done are the recorded fraction over that share."""
+    """Iterations done (those of the finished chunks), speed and time left."""
     now = now or datetime.now(UTC)
     total = int(record.iterations)
     end = record.finished or now
     elapsed = (end - record.started).total_seconds() if record.started else None
-    if record.status == "done":
-        done = total
-    else:
-        done = min(total, round(record.progress / SIMULATION_SHARE * total))
+    done = total if record.status == "done" else min(total, int(record.iterations_done))
     speed = done / elapsed if elapsed and done else None
     remaining = (total - done) / speed if speed and record.status == "running" else None
     return RunProgress(record.status, min(1.0, max(0.0, record.progress)), done, total,
@@ -162,3 +163,9 @@ def run_label(record: RunRecord, workbook_name: str | None = None, *,
 def workbook_names(ctx: AppContext, actor: Actor) -> dict[int, str]:
     """Workbook id -> file name, for labelling the actor's runs."""
     return {w.id: w.filename for w in ctx.store.list_workbooks(actor)}
+
+
+if __name__ == "__main__":
+    from services.run_cli import main
+
+    raise SystemExit(main())

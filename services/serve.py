@@ -5,18 +5,21 @@ problem (exit 2) rather than fail later in a page; wait for the database and bri
 up to date (an upgrade's migrations run here, once, under the store's migration lock; exit 3 if
 the database stays unreachable); then run Streamlit as a child process with the port, address
 and upload limit from the environment, forwarding SIGTERM/SIGINT to it and, with JSON logs,
-turning each line it prints into a JSON log line (``services.logs.wrap_line``).
+turning each line it prints into a JSON log line (``services.logs.wrap_line``). With
+``--with-worker`` (``make run``) the worker service runs beside it, on a LocalCluster of its own.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -98,26 +101,56 @@ def streamlit_command(settings: Settings, env: Mapping[str, str]) -> list[str]:
             "--logger.messageFormat", STREAMLIT_FORMAT]
 
 
-def supervise(command: list[str], wrap: bool) -> int:
-    """Run ``command`` to its end, passing on SIGTERM and SIGINT; its exit status."""
+def worker_command() -> list[str]:
+    """The embedded worker service (``make run``): it starts its own LocalCluster unless
+    DASK_SCHEDULER_ADDRESS names one."""
+    return [sys.executable, "-m", "services.worker"]
+
+
+def supervise(command: list[str], wrap: bool, companions: Sequence[list[str]] = ()) -> int:
+    """Run ``command`` to its end, with ``companions`` beside it (the embedded worker),
+    passing SIGTERM and SIGINT to all; when one of them ends, the others are stopped too, so
+    one Ctrl-C or one crash never leaves half a server. Returns ``command``'s exit status."""
     child = subprocess.Popen(command, stdout=subprocess.PIPE if wrap else None,
                              stderr=subprocess.STDOUT if wrap else None, text=True, bufsize=1)
+    others = [subprocess.Popen(c) for c in companions]
+    everyone = [child, *others]
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        child.send_signal(signum)
+        for process in everyone:
+            if process.poll() is None:
+                process.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    watcher = threading.Thread(target=_stop_all_when_one_ends, args=(everyone,), daemon=True)
+    watcher.start()
     if wrap and child.stdout is not None:
         level = "INFO"
         for line in child.stdout:
             if line.strip():
                 text, level = wrap_line(line, level)
                 print(text, flush=True)
-    return child.wait()
+    status = child.wait()
+    for process in others:
+        process.wait()
+    return status
 
 
-def main(env: Mapping[str, str] | None = None) -> int:
+def _stop_all_when_one_ends(processes: list[subprocess.Popen]) -> None:
+    while all(p.poll() is None for p in processes):
+        time.sleep(0.2)
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+
+
+def main(env: Mapping[str, str] | None = None, argv: Sequence[str] = ()) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.serve")
+    parser.add_argument("--with-worker", action="store_true",
+                        help="also start the worker service (make run: one command, one "
+                             "Ctrl-C for both)")
+    with_worker = parser.parse_args(argv).with_worker
     env = os.environ if env is None else env
     configure_logging(env)
     problems = environment_problems(env)
@@ -137,8 +170,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         "port": port(env), "database": "postgresql" if settings.database_url else "sqlite",
         "cache": "redis" if settings.redis_url else "in-process", "device": settings.device,
         "data_dir": str(settings.data_dir)})
-    return supervise(streamlit_command(settings, env), wrap=log_format(env) == "json")
+    companions = [worker_command()] if with_worker else []
+    return supervise(streamlit_command(settings, env), wrap=log_format(env) == "json",
+                     companions=companions)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(argv=sys.argv[1:]))

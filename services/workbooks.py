@@ -29,6 +29,9 @@ from services.context import AppContext
 
 EXTENSIONS = (".xlsx", ".xlsm")
 PREVIEW_ROWS = 50
+# The upload's one calculation runs in the app's process: past this, it stops with a sentence
+# rather than hold the page (runs themselves go to the worker service).
+PREVIEW_TIME_LIMIT_S = 20.0
 PREVIEW_COLS = 20
 
 
@@ -204,7 +207,7 @@ def _analyse_file(path: str, content_hash: str) -> Analysis:
 
 
 def _analyse(workbook: Workbook) -> Analysis:
-    calc = Calculation(workbook)
+    calc = Calculation(workbook, time_limit_s=PREVIEW_TIME_LIMIT_S)
     report = inspect_workbook(workbook, calc)
     results = calc.run()
     values = {cell_key(*cell): v for cell, v in results.items()}

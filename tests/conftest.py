@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import sys
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -138,11 +139,88 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """Undo ``services.logs.configure_logging`` (root handlers and level) after a test."""
+    """Undo ``services.logs.configure_logging`` (root handlers and level) after every test, so
+    one test's JSON handler on stdout never writes into another test's captured output."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def main_module_is_pytest() -> Iterator[None]:
+    """AppTest runs page scripts as ``__main__`` and leaves one there; a Dask worker process
+    started afterwards (spawned: it re-imports ``__main__``) would then run a Streamlit page and
+    die. Every test starts, and ends, with pytest as ``__main__``."""
+    sys.modules["__main__"] = _MAIN
+    yield
+    sys.modules["__main__"] = _MAIN
+
+
+# ------------------------------------------------------------------ the run cluster
+
+_cluster: list[Any] = []  # (client, cluster) of the session, started on first use
+
+
+def shared_client() -> Any:
+    """The session's real two-process Dask LocalCluster (processes start once), for fixtures
+    of any scope; closed at the end of the session by ``dask_cluster``."""
+    if not _cluster:
+        from db.config import Settings
+        from services.worker import start_cluster
+
+        _cluster.extend(start_cluster(Settings(dask_workers=2)))
+    return _cluster[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dask_cluster() -> Iterator[None]:
+    yield
+    if _cluster:
+        client, cluster = _cluster
+        client.close()
+        cluster.close()
+
+
+class WorkerThread:
+    """A worker service (services.worker.WorkerService) serving a store in a thread."""
+
+    def __init__(self, settings: Any, client: Any) -> None:
+        import threading
+
+        from db.store import open_store
+        from services.worker import WorkerService
+
+        self.store = open_store(settings)
+        self.service = WorkerService(settings, self.store, client)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.service.serve, args=(self._stop,),
+                                        daemon=True, name="xlsim-test-worker")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.store.close()
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[[Any], WorkerThread]]:
+    """``start_worker(settings)``: a worker service on the session's cluster, stopped after the
+    test. Settings name the store (DATABASE_URL/DATA_DIR) the service takes runs from."""
+    started: list[WorkerThread] = []
+
+    def start(settings: Any) -> WorkerThread:
+        worker = WorkerThread(settings, shared_client())
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.close()

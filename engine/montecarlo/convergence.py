@@ -55,6 +55,11 @@ def _z(confidence: float, label: str) -> float:
     return NormalDist().inv_cdf((1.0 + confidence) / 2.0)
 
 
+def checkpoints_for(n: int, count: int = 100, spacing: str = "log") -> list[int]:
+    """The iteration counts a run's convergence trace is sampled at."""
+    return _checkpoints(n, count, spacing, "run").tolist()
+
+
 def _checkpoints(n: int, count: int, spacing: str, label: str) -> np.ndarray:
     """Iteration counts at which the trace is sampled: distinct, increasing, ending at n."""
     if count < 1:
@@ -87,7 +92,7 @@ def _moments(x: np.ndarray) -> tuple[int, float, float]:
         return 0, 0.0, 0.0
     mean = float(x.mean())
     d = x - mean
-    return int(x.size), mean, float(np.dot(d, d))
+    return int(x.size), mean, float((d * d).sum())
 
 
 def convergence_trace(
@@ -98,6 +103,7 @@ def convergence_trace(
     spacing: str = "log",
     confidence: float = 0.95,
     label: str = "output",
+    stops: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Running mean, its confidence band and running percentiles over prefixes of the run.
 
@@ -108,7 +114,8 @@ def convergence_trace(
     that prefix). Lists are aligned with ``iterations``; undefined entries are None.
     One buffer (a copy of the non-error values) grows by each checkpoint's segment and is
     partitioned in place: it stays nearly partitioned from the checkpoint before, so each
-    checkpoint costs roughly one pass over its prefix.
+    checkpoint costs roughly one pass over its prefix. ``stops`` replaces the spaced
+    checkpoints with given ones (increasing, at most the number of iterations).
     """
     v = as_values(values, label)
     z = _z(confidence, label)
@@ -124,7 +131,9 @@ def convergence_trace(
     buf = np.empty(v.size - n_err)
     count, mean, m2 = 0, 0.0, 0.0
     start = 0
-    for stop in _checkpoints(v.size, checkpoints, spacing, label).tolist():
+    points = _checkpoints(v.size, checkpoints, spacing, label).tolist() if stops is None \
+        else [int(s) for s in stops]
+    for stop in points:
         seg = v[start:stop][~bad[start:stop]] if n_err else v[start:stop]
         buf[count:count + seg.size] = seg
         count, mean, m2 = _merge(count, mean, m2, *_moments(seg))

@@ -132,7 +132,7 @@ def _centre_scale(x: np.ndarray) -> tuple[float, float]:
     """Mean of ``x`` and the Euclidean norm of its deviations (0 for a constant)."""
     mean = float(x.mean())
     d = x - mean
-    return mean, math.sqrt(float(np.dot(d, d)))
+    return mean, math.sqrt(float((d * d).sum()))
 
 
 def _unit(v: np.ndarray) -> np.ndarray | None:
@@ -230,7 +230,7 @@ def sensitivity(
         x = x_all[keep] if n_err else x_all
         rx, xs = ins.unit_ranks(i, keep)
         if rx is not None and ry is not None:
-            rho[i] = np.dot(rx, ry)
+            rho[i] = (rx * ry).sum()
         x_centre, x_scale = _centre_scale(x)
         if x_scale > 0.0:
             usable.append(i)

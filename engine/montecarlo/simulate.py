@@ -1,72 +1,37 @@
 """Running a compiled model: sampling, the virtual machine, and the run's results.
 
-Iterations go through in chunks (about a million at a time): each input's uniforms for the chunk
-come from its counter-based stream (plain Monte Carlo or Latin hypercube), become samples by the
-inverse CDF, are rank-correlated when asked, and the machine runs the chunk on all cores. The
-same seed gives the same numbers whatever the chunk or block size, thread count or input order;
-rank correlation reorders within each chunk, so it alone depends on the chunk size (runs up to a
-chunk are correlated as a whole).
+A run is a sequence of chunks (``chunk_bounds``: CHUNK iterations each, fewer with a stop rule),
+fixed by the run's settings alone. A chunk is a pure function of its range (``run_chunk``):
+each input's uniforms come from its counter-based stream (plain Monte Carlo, or Latin hypercube
+stratified over the whole run by a keyed permutation), become samples by the inverse CDF, are
+rank-correlated within the chunk (Iman-Conover seeded by the chunk's start), and the machine
+runs the chunk on all cores. Each chunk is reduced to a mergeable partial, and the results are
+merged from the partials in chunk order (engine.montecarlo.merge). ``simulate`` runs the chunks
+one after the other in this process; the worker service runs the same ``run_chunk`` on a Dask
+cluster and merges the same way, so both give the same numbers, bit for bit.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.montecarlo import correlation, lhs, rng, sorting, vm
-from engine.montecarlo.convergence import ConvergenceMonitor, convergence_trace
+from engine.montecarlo import correlation, lhs, rng, vm
+from engine.montecarlo.convergence import ConvergenceMonitor
 from engine.montecarlo.fallback import run_blocks_with_fallbacks
+from engine.montecarlo.merge import merge_results
 from engine.montecarlo.model import SimulationModel
-from engine.montecarlo.opcodes import ERRORS_BY_CODE
-from engine.montecarlo.sensitivity import SortedInputs, sensitivity
-from engine.montecarlo.summary import DEFAULT_PERCENTILES, summarize
+from engine.montecarlo.partials import ChunkPartial, chunk_partial
+from engine.montecarlo.samples import ArraySource, sample_table, write_table
+from engine.montecarlo.settings import CHUNK, MAX_ITERATIONS, RunSettings
 
-CHUNK = 1 << 20
+__all__ = ["CHUNK", "MAX_ITERATIONS", "RunResult", "RunSettings", "run_chunk", "simulate"]
+
 BLOCK = 1024
-# Rank correlations from 250,000 iterations have standard errors near 0.002: more iterations
-# add time and memory (several arrays of the run's length per input) but no information.
-SENSITIVITY_ITERATIONS = 250_000
-MAX_ITERATIONS = 100_000_000
-
-
-@dataclass
-class RunSettings:
-    iterations: int = 10_000
-    seed: int = 1
-    sampling: str = "mc"  # "mc" or "lhs"
-    correlations: dict[tuple[str, str], float] = field(default_factory=dict)
-    percentiles: Sequence[float] = DEFAULT_PERCENTILES
-    target: float | None = None
-    var_level: float = 0.95
-    chunk: int = CHUNK
-    stop_tolerance: float | None = None  # stop early once every output has converged
-    stop_confidence: float = 0.95
-    device: str = "cpu"  # "cpu" or "cuda" (engine.montecarlo.device.select_device resolves "auto")
-
-    def validate(self) -> None:
-        if not 1 <= self.iterations <= MAX_ITERATIONS:
-            raise ValueError(f"iterations must be between 1 and {MAX_ITERATIONS:,}, got "
-                             f"{self.iterations}")
-        if self.sampling not in ("mc", "lhs"):
-            raise ValueError(f"sampling must be 'mc' or 'lhs', got {self.sampling!r}")
-        if not 0 <= self.seed < 2 ** 63:
-            raise ValueError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
-        if self.stop_tolerance is not None and not self.stop_tolerance > 0:
-            raise ValueError(f"the stop tolerance must be positive, got {self.stop_tolerance}")
-
-    def step(self) -> int:
-        """Iterations per chunk: with a stop rule, small enough to stop near convergence."""
-        if self.stop_tolerance is None:
-            return self.chunk
-        return min(self.chunk, max(10_000, self.iterations // 100))
 
 
 @dataclass
@@ -80,9 +45,9 @@ class RunResult:
     convergence: dict[str, dict[str, Any]]
     elapsed_seconds: float
     warnings: list[str]
-    input_samples: np.ndarray  # (inputs, iterations)
-    output_values: np.ndarray  # (outputs, iterations), NaN where an error
-    output_errors: np.ndarray  # (outputs, iterations) uint8 error codes
+    input_samples: np.ndarray | None = None  # (inputs, iterations), when run in-process
+    output_values: np.ndarray | None = None  # (outputs, iterations), NaN where an error
+    output_errors: np.ndarray | None = None  # (outputs, iterations) uint8 error codes
     device: str = "cpu"  # where the iterations ran
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,39 +126,104 @@ def _cuda_runner(model: SimulationModel, settings: RunSettings, warnings: list[s
     return CudaRunner(model, settings)
 
 
-def _run_chunk(model: SimulationModel, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Output values and error codes of a chunk's iterations on the CPU."""
+def chunk_bounds(settings: RunSettings) -> list[tuple[int, int]]:
+    """(start, count) of every chunk of the run: decided by its settings alone, never by the
+    number of workers, so any cluster computes the same chunks."""
+    step, n = settings.step(), settings.iterations
+    return [(start, min(step, n - start)) for start in range(0, n, step)]
+
+
+# Iterations the machine runs between two checks of ``stop`` (the per-iteration Python
+# fallback is thousands of times slower, so it checks sooner).
+_CHECK_EVERY, _CHECK_EVERY_FALLBACK = 1 << 16, 1 << 11
+
+
+def _run_machine(model: SimulationModel, chunk: np.ndarray, vals: np.ndarray,
+                 errs: np.ndarray, stop: Callable[[], None] | None) -> None:
+    """The chunk's output values and error codes on the CPU, asking ``stop()`` (which raises
+    to abandon the chunk) between slices when given."""
     p = model.program
-    vals = np.empty((len(model.outputs), chunk.shape[1]))
-    errs = np.empty((len(model.outputs), chunk.shape[1]), dtype=np.uint8)
-    if p.fallbacks:
-        run_blocks_with_fallbacks(p, chunk, vals, errs, BLOCK, model.evaluator)
-    else:
-        vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
-                      p.table_meta, chunk, p.n_regs, p.outputs, vals, errs, BLOCK)
-    return vals, errs
+    n = chunk.shape[1]
+    step = n if stop is None else _CHECK_EVERY_FALLBACK if p.fallbacks else _CHECK_EVERY
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        whole = a == 0 and b == n
+        x = chunk if whole else np.ascontiguousarray(chunk[:, a:b])
+        v = vals if whole else np.empty((vals.shape[0], b - a))
+        e = errs if whole else np.empty((errs.shape[0], b - a), dtype=np.uint8)
+        if p.fallbacks:
+            run_blocks_with_fallbacks(p, x, v, e, BLOCK, model.evaluator)
+        else:
+            vm.run_blocks(p.code, p.arglist, p.consts, p.const_errs, p.tables, p.table_errs,
+                          p.table_meta, x, p.n_regs, p.outputs, v, e, BLOCK)
+        if not whole:
+            vals[:, a:b], errs[:, a:b] = v, e
+        if stop is not None:
+            stop()
 
 
 def fill_chunk(model: SimulationModel, settings: RunSettings, runner: Any,
-               groups: list[tuple[list[int], np.ndarray]], start: int, count: int,
-               inputs: np.ndarray, out_vals: np.ndarray, out_errs: np.ndarray) -> None:
-    """Iterations start..start+count-1 into the run's arrays, on the GPU when ``runner`` is
-    one (`cuda_vm.CudaRunner`) and on the CPU when it is None. One function for `simulate` and
-    benchmarks/gpu_speed.py, so that the benchmark times what a run does."""
-    window = slice(start, start + count)
+               groups: list[tuple[list[int], np.ndarray]], start: int, inputs: np.ndarray,
+               out_vals: np.ndarray, out_errs: np.ndarray,
+               stop: Callable[[], None] | None = None) -> None:
+    """Iterations start..start+n-1 into ``inputs`` (k, n), ``out_vals`` and ``out_errs``
+    (outputs, n), which may be views into a run's arrays; on the GPU when ``runner`` is one
+    (`cuda_vm.CudaRunner`), else on the CPU. One function for `simulate`, the cluster's chunks
+    and benchmarks/gpu_speed.py, so that the benchmark times what a run does."""
+    count = inputs.shape[1]
     if runner is not None:
         runner.run(start, count, lambda s: _correlate(model, settings, s, start, groups),
-                   inputs[:, window], out_vals[:, window], out_errs[:, window])
+                   inputs, out_vals, out_errs)
         return
     chunk = _sample_chunk(model, settings, start, count, groups)
-    vals, errs = _run_chunk(model, chunk)
-    inputs[:, window], out_vals[:, window], out_errs[:, window] = chunk, vals, errs
+    _run_machine(model, chunk, out_vals, out_errs, stop)
+    inputs[:] = chunk
+
+
+def run_chunk(model: SimulationModel, settings: RunSettings,
+              groups: list[tuple[list[int], np.ndarray]], index: int, start: int, count: int,
+              runner: Any = None, stop: Callable[[], None] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, ChunkPartial]:
+    """One chunk on its own: its inputs, output values (NaN where an error), error codes and
+    partial. What a cluster task computes."""
+    inputs = np.empty((len(model.inputs), count))
+    vals = np.empty((len(model.outputs), count))
+    errs = np.zeros((len(model.outputs), count), dtype=np.uint8)
+    fill_chunk(model, settings, runner, groups, start, inputs, vals, errs, stop)
+    vals[errs != 0] = np.nan
+    return inputs, vals, errs, chunk_partial(index, start, vals, errs, settings.target)
+
+
+class StopRule:
+    """The run's convergence stop rule over its chunks in order (``settings.stop_tolerance``);
+    ``labels`` name the outputs in messages (by position when not given)."""
+
+    def __init__(self, settings: RunSettings, labels: Sequence[str] | None = None) -> None:
+        self.settings = settings
+        self.labels = labels
+        self.monitors: list[ConvergenceMonitor] | None = None
+
+    def converged(self, vals: np.ndarray, errs: np.ndarray) -> bool:
+        """Feed the next chunk's outputs (outputs, n); True once every output has converged."""
+        s = self.settings
+        if s.stop_tolerance is None:
+            return False
+        if self.monitors is None:
+            labels = self.labels or [f"output {k + 1}" for k in range(vals.shape[0])]
+            self.monitors = [ConvergenceMonitor(s.stop_tolerance, s.stop_confidence,
+                                                label=label) for label in labels]
+        return all([m.update(vals[k], errs[k]) for k, m in enumerate(self.monitors)])
+
+    def message(self, done: int) -> str:
+        s = self.settings
+        return (f"converged after {done:,} iterations (tolerance {s.stop_tolerance:g} at "
+                f"{s.stop_confidence:.0%})")
 
 
 def simulate(model: SimulationModel, settings: RunSettings,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Run ``settings.iterations`` iterations of ``model``; ``progress(done, total)`` after
-    each chunk."""
+    """Run ``settings.iterations`` iterations of ``model`` in this process, chunk after chunk;
+    ``progress(done, total)`` after each chunk."""
     settings.validate()
     started = time.perf_counter()
     n = settings.iterations
@@ -201,102 +231,33 @@ def simulate(model: SimulationModel, settings: RunSettings,
     inputs = np.empty((len(model.inputs), n))
     out_vals = np.empty((len(model.outputs), n))
     out_errs = np.zeros((len(model.outputs), n), dtype=np.uint8)
-    monitors = [] if settings.stop_tolerance is None else [
-        ConvergenceMonitor(settings.stop_tolerance, settings.stop_confidence, label=label)
-        for label in model.outputs]
-    done = n
+    rule = StopRule(settings, model.outputs)
     runner = _cuda_runner(model, settings, warnings) if settings.device == "cuda" else None
-    for start in range(0, n, settings.step()):
-        count = min(settings.step(), n - start)
-        fill_chunk(model, settings, runner, groups, start, count, inputs, out_vals, out_errs)
-        vals, errs = out_vals[:, start:start + count], out_errs[:, start:start + count]
+    partials: list[ChunkPartial] = []
+    for index, (start, count) in enumerate(chunk_bounds(settings)):
+        window = slice(start, start + count)
+        vals, errs = out_vals[:, window], out_errs[:, window]
+        fill_chunk(model, settings, runner, groups, start, inputs[:, window], vals, errs)
+        vals[errs != 0] = np.nan
+        partials.append(chunk_partial(index, start, vals, errs, settings.target))
         if progress is not None:
             progress(start + count, n)
-        if monitors and all([m.update(vals[k], errs[k]) for k, m in enumerate(monitors)]):
-            done = start + count
-            warnings.append(f"converged after {done:,} iterations (tolerance "
-                            f"{settings.stop_tolerance:g} at {settings.stop_confidence:.0%})")
+        if rule.converged(vals, errs):
+            warnings.append(rule.message(start + count))
             break
+    done = partials[-1].start + partials[-1].count
     if done < n:
         inputs, out_vals, out_errs = inputs[:, :done], out_vals[:, :done], out_errs[:, :done]
-    out_vals[out_errs != 0] = np.nan
-    result = _results(model, settings, inputs, out_vals, out_errs, warnings + model.warnings,
-                      started)
-    result.device = "cpu" if runner is None else "cuda"
-    return result
-
-
-def _results(model: SimulationModel, settings: RunSettings, inputs: np.ndarray,
-             out_vals: np.ndarray, out_errs: np.ndarray, warnings: list[str],
-             started: float) -> RunResult:
-    """Statistics, sensitivity and convergence. The sorts and partitions behind them release
-    the GIL, so they run on all cores through a thread pool."""
-    n = inputs.shape[1]
-    m = min(n, SENSITIVITY_ITERATIONS)
-    if m < n:
-        warnings.append(f"sensitivity is measured on the first {m:,} iterations (standard "
-                        f"error of a rank correlation below {1 / np.sqrt(m - 1):.4f})")
-    labels = [site.name for site in model.inputs]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        orders = list(pool.map(lambda x: sorting.argsort(x[:m]), inputs))
-        sorted_inputs = SortedInputs(tuple(labels), tuple(x[:m] for x in inputs),
-                                     tuple(o.astype(np.int32) for o in orders))
-
-        def per_output(k: int) -> tuple[dict, dict, dict]:
-            label = model.outputs[k]
-            stats = summarize(out_vals[k], out_errs[k], settings.percentiles, settings.target,
-                              settings.var_level, label=label)
-            stats["name"] = model.output_names.get(label, label)
-            codes, counts = np.unique(out_errs[k][out_errs[k] != 0], return_counts=True)
-            stats["error_kinds"] = {ERRORS_BY_CODE[int(c)].code: int(c_n)
-                                    for c, c_n in zip(codes, counts, strict=True)}
-            sens = sensitivity(out_vals[k][:m], sorted_inputs, out_errs[k][:m], label=label)
-            return stats, sens, convergence_trace(out_vals[k], out_errs[k], label=label)
-
-        def per_input(j: int) -> dict:
-            # The inputs' own distributions are known: their realised statistics need no more
-            # iterations than the sensitivity does.
-            site = model.inputs[j]
-            info = summarize(inputs[j][:m], None, settings.percentiles, label=site.label)
-            info["distribution"] = _describe(site.distribution)
-            info["name"] = site.name
-            return info
-
-        per_out = list(pool.map(per_output, range(len(model.outputs))))
-        input_stats = dict(zip((s.label for s in model.inputs),
-                               pool.map(per_input, range(len(model.inputs))), strict=True))
-    outputs = {label: r[0] for label, r in zip(model.outputs, per_out, strict=True)}
-    sens = {label: r[1] for label, r in zip(model.outputs, per_out, strict=True)}
-    conv = {label: r[2] for label, r in zip(model.outputs, per_out, strict=True)}
-    return RunResult(inputs.shape[1], settings.seed, settings.sampling, outputs,
-                     input_stats, sens, conv, time.perf_counter() - started, warnings, inputs,
-                     out_vals, out_errs)
-
-
-def _describe(dist: Any) -> str:
-    from engine.montecarlo.spec import describe
-
-    return describe(dist)
+    source = ArraySource(inputs, out_vals, out_errs, [(p.start, p.count) for p in partials])
+    warnings += model.warnings
+    merged = merge_results(model, settings, partials, source, warnings)
+    return RunResult(done, settings.seed, settings.sampling, merged["outputs"],
+                     merged["inputs"], merged["sensitivity"], merged["convergence"],
+                     time.perf_counter() - started, warnings, inputs, out_vals, out_errs,
+                     device="cpu" if runner is None else "cuda")
 
 
 def write_samples(result: RunResult, model: SimulationModel, path: str) -> None:
-    """Inputs and outputs by iteration as Parquet, written to a temporary file then renamed,
-    so a reader never sees half a file."""
-    import os
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = {"iteration": pa.array(np.arange(1, result.iterations + 1, dtype=np.int64))}
-    for j, site in enumerate(model.inputs):
-        columns[site.name] = pa.array(result.input_samples[j])
-    for k, label in enumerate(model.outputs):
-        name = model.output_names.get(label, label)
-        columns[name] = pa.array(result.output_values[k], mask=result.output_errors[k] != 0)
-        codes = result.output_errors[k]
-        if codes.any():
-            columns[f"{name} error"] = pa.array(
-                [ERRORS_BY_CODE[int(c)].code if c else None for c in codes], pa.string())
-    tmp = f"{path}.tmp-{os.getpid()}"
-    pq.write_table(pa.table(columns), tmp, compression="zstd")
-    os.replace(tmp, path)
+    """Inputs and outputs by iteration as one Parquet file (the CLI's ``--samples``)."""
+    write_table(sample_table(model, 0, result.input_samples, result.output_values,
+                             result.output_errors), path)

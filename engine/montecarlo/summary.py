@@ -1,28 +1,31 @@
 """Summary statistics of one simulation output, on its non-error iterations.
 
 Definitions follow Excel so that a user who pastes the samples into a sheet gets the same
-numbers: STDEV.S, SKEW, KURT and PERCENTILE.INC. Memory matters at 10^7 iterations (80 MB
-per array): the only full copy is the one array of non-error values that ``np.partition``
-reorders in place; moments are accumulated in fixed-size chunks instead of full temporaries.
+numbers: STDEV.S, SKEW, KURT and PERCENTILE.INC. A run's statistics come from its chunks'
+partials (engine.montecarlo.partials) merged in chunk order, so the same definitions serve one
+array here (``summarize``: one partial) and a run spread over many processes (``summary_from``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from engine.montecarlo.partials import (
+    OutputPartial,
+    Window,
+    merged_moments,
+    sorted_partial,
+    windows_for,
+)
 
 if TYPE_CHECKING:  # numpy.typing costs 60 ms to import; annotations only need the name
     from numpy.typing import ArrayLike
 
 DEFAULT_PERCENTILES: tuple[float, ...] = (1, 5, 10, 25, 50, 75, 90, 95, 99)
-
-# Elements per chunk when accumulating central moments: big enough to amortise NumPy's call
-# overhead, small enough that the temporaries stay in cache.
-_CHUNK = 1 << 16
-
 
 def as_values(values: ArrayLike, label: str) -> np.ndarray:
     """The output's iteration values as a 1-D float64 array (no copy when already one)."""
@@ -109,18 +112,6 @@ def percentile_inc(x: np.ndarray, fraction: float) -> float:
     return lo if w == 0.0 else lo + w * (float(x[j + 1]) - lo)
 
 
-def _central_sums(x: np.ndarray, mean: float) -> tuple[float, float, float]:
-    """Sums of the 2nd, 3rd and 4th powers of deviations from ``mean``, chunk by chunk."""
-    s2 = s3 = s4 = 0.0
-    for start in range(0, x.size, _CHUNK):
-        d = x[start:start + _CHUNK] - mean
-        d2 = d * d
-        s2 += float(d2.sum())
-        s3 += float(np.dot(d2, d))
-        s4 += float(np.dot(d2, d2))
-    return s2, s3, s4
-
-
 def _shape(n: int, sd: float, s3: float, s4: float) -> tuple[float | None, float | None]:
     """Excel's SKEW and KURT (sample skewness, sample excess kurtosis); None where Excel
     gives #DIV/0! (SKEW needs n >= 3, KURT n >= 4, both a non-zero standard deviation).
@@ -140,13 +131,6 @@ def _shape(n: int, sd: float, s3: float, s4: float) -> tuple[float | None, float
         else None
     )
     return skew, kurt
-
-
-def _tail_mean(x: np.ndarray, var: float, tail: str) -> float:
-    """Mean of the outcomes at or beyond ``var`` on the chosen tail (never empty: the
-    interpolated VaR lies between two order statistics, the outer one is in the tail)."""
-    beyond = x <= var if tail == "lower" else x >= var
-    return float(np.sum(x, where=beyond) / np.count_nonzero(beyond))
 
 
 def summarize(
@@ -177,24 +161,56 @@ def summarize(
     Both are outcomes on the output's own scale (not losses relative to the mean).
     """
     v = as_values(values, label)
+    check_summary_settings(var_level, tail, target, label)
+    ps = check_percentiles(percentiles, label)
+    bad = error_mask(v, errors, label)
+    x = np.sort(v[~bad])
+    part = sorted_partial(x, {0: int(np.count_nonzero(bad))}, target)  # 0: any error
+    windows = windows_for([part], summary_ranks(part.n, ps, var_level, tail))
+    for window in set(windows.values()):
+        window.add(x)
+    return summary_from([part], windows, ps, target, var_level, tail)
+
+
+def check_summary_settings(var_level: float, tail: str, target: float | None,
+                           label: str) -> None:
     if not 0.0 < var_level < 1.0:
         raise ValueError(f"{label}: var_level must lie strictly between 0 and 1, got {var_level}")
     if tail not in ("lower", "upper"):
         raise ValueError(f"{label}: tail must be 'lower' or 'upper', got {tail!r}")
     if target is not None and not math.isfinite(target):
         raise ValueError(f"{label}: target must be a finite number, got {target}")
-    ps = check_percentiles(percentiles, label)
-    bad = error_mask(v, errors, label)
-    n_err = int(np.count_nonzero(bad))
-    x = v[~bad] if n_err else v.copy()
-    del bad
-    n = int(x.size)
-    var_fraction = 1.0 - var_level if tail == "lower" else var_level
 
+
+def _var_fraction(var_level: float, tail: str) -> float:
+    return 1.0 - var_level if tail == "lower" else var_level
+
+
+def summary_ranks(n: int, ps: Sequence[float], var_level: float, tail: str) -> list[int]:
+    """The order statistics (0-based) that the percentiles and the VaR read."""
+    if n == 0:
+        return []
+    return percentile_indices(n, [p / 100.0 for p in ps] + [_var_fraction(var_level, tail)])
+
+
+def percentile_of(kth: Callable[[int], float], n: int, fraction: float) -> float:
+    """PERCENTILE.INC from the order statistics that ``kth(rank)`` gives."""
+    j, w = _position(n, fraction)
+    lo = kth(j)
+    return lo if w == 0.0 else lo + w * (kth(j + 1) - lo)
+
+
+def summary_from(parts: Sequence[OutputPartial], windows: Mapping[int, Window],
+                 ps: Sequence[float], target: float | None, var_level: float,
+                 tail: str) -> dict[str, Any]:
+    """``summarize``'s dict from chunk partials (in chunk order) and the windows of
+    ``summary_ranks``, each filled by one pass over every chunk's sorted values."""
+    moments = merged_moments(parts)
+    n = moments.n
     result: dict[str, Any] = {
-        "n": n, "errors": n_err, "mean": None, "std": None, "min": None, "max": None,
-        "skewness": None, "kurtosis": None, "sem": None,
-        "percentiles": {percentile_key(p): None for p in ps},
+        "n": n, "errors": sum(sum(p.errors.values()) for p in parts), "mean": None,
+        "std": None, "min": None, "max": None, "skewness": None, "kurtosis": None,
+        "sem": None, "percentiles": {percentile_key(p): None for p in ps},
         "var_level": var_level, "tail": tail, "var": None, "cvar": None,
     }
     if target is not None:
@@ -202,24 +218,33 @@ def summarize(
         result["p_target"] = None
     if n == 0:
         return result
-
-    mean = float(x.sum()) / n
-    s2, s3, s4 = _central_sums(x, mean)
-    result["mean"] = mean
+    result["mean"] = moments.mean
     if n >= 2:
-        sd = math.sqrt(s2 / (n - 1))
+        sd = math.sqrt(moments.m2 / (n - 1))
         result["std"] = sd
         result["sem"] = sd / math.sqrt(n)
-        result["skewness"], result["kurtosis"] = _shape(n, sd, s3, s4)
+        result["skewness"], result["kurtosis"] = _shape(n, sd, moments.m3, moments.m4)
+    used = [p for p in parts if p.n]
+    result["min"] = min(p.minimum for p in used)
+    result["max"] = max(p.maximum for p in used)
 
-    fractions = [p / 100.0 for p in ps] + [var_fraction]
-    x.partition([0, n - 1, *percentile_indices(n, fractions)])
-    result["min"] = float(x[0])
-    result["max"] = float(x[n - 1])
-    result["percentiles"] = {percentile_key(p): percentile_inc(x, p / 100.0) for p in ps}
-    var = percentile_inc(x, var_fraction)
+    def kth(k: int) -> float:
+        return windows[k].kth(k)
+
+    result["percentiles"] = {percentile_key(p): percentile_of(kth, n, p / 100.0) for p in ps}
+    fraction = _var_fraction(var_level, tail)
+    var = percentile_of(kth, n, fraction)
+    j, w = _position(n, fraction)
+    # Between two neighbouring order statistics there is no other value, so the tail beyond
+    # the VaR is the tail beyond whichever of them the VaR reaches.
+    if tail == "lower":
+        r = j + 1 if w and var >= kth(j + 1) else j
+        count, total = windows[r].at_or_below(kth(r))
+    else:
+        r = j if not w or var <= kth(j) else j + 1
+        count, total = windows[r].at_or_above(kth(r))
     result["var"] = var
-    result["cvar"] = _tail_mean(x, var, tail)
+    result["cvar"] = total / count
     if target is not None:
-        result["p_target"] = int(np.count_nonzero(x <= target)) / n
+        result["p_target"] = sum(p.at_or_below_target for p in parts) / n
     return result

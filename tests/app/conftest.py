@@ -25,16 +25,22 @@ MakeUser = Callable[..., User]
 
 
 @pytest.fixture
-def ctx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AppContext]:
+def ctx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, start_worker,
+        request: pytest.FixtureRequest) -> Iterator[AppContext]:
     """The context the app scripts get (``ui.session.context()``), on an embedded store in a
-    fresh data directory, with the first admin ``boss`` / PASSWORD. Closed afterwards."""
+    fresh data directory, with the first admin ``boss`` / PASSWORD, and a worker service
+    executing its runs (not for tests marked ``no_worker``, which play the worker themselves).
+    Closed afterwards."""
     for name in ("DATABASE_URL", "REDIS_URL", "COOKIE_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ADMIN_USERNAME", ADMIN)
     monkeypatch.setenv("ADMIN_PASSWORD", PASSWORD)
-    yield context()
-    st.cache_resource.clear()  # closes the context (its run service and cleanup thread)
+    opened = context()
+    if request.node.get_closest_marker("no_worker") is None:
+        start_worker(opened.settings)
+    yield opened
+    st.cache_resource.clear()  # closes the context (its cleanup thread)
 
 
 @pytest.fixture

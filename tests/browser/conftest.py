@@ -1,10 +1,13 @@
 """A real Streamlit server and the system's Chromium, driven by Playwright (never a downloaded
-browser). The server runs on a free local port with its own data directory."""
+browser). The server is what ``make run`` starts (``python -m services.serve --with-worker``:
+the app and the worker service with its own Dask LocalCluster) on a free local port with its
+own data directory."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,12 +36,12 @@ def _free_port() -> int:
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     data = tmp_path_factory.mktemp("app-data")
-    env = dict(os.environ, DATA_DIR=str(data), ADMIN_USERNAME=ADMIN, ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env = dict(os.environ, DATA_DIR=str(data), ADMIN_USERNAME=ADMIN, ADMIN_PASSWORD=ADMIN_PASSWORD,
+               PORT=str(port), LOG_FORMAT="text", DASK_WORKERS="1")
     env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "services.serve", "--with-worker"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -54,8 +57,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        server.terminate()
-        server.wait(10)
+        os.killpg(server.pid, signal.SIGTERM)  # the app, the worker service and its cluster
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

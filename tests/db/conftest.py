@@ -9,7 +9,7 @@ For use in any test under tests/db/:
   ``data_dir/metadata.sqlite3``) or a postgresql:// URL whose ``options`` put the connection in the
   test's own schema. To reach the same store from a subprocess (``python -m db.worker``), pass
   ``DATABASE_URL=settings.database_url`` (omit it for SQLite) and ``DATA_DIR=settings.data_dir``.
-  Use ``dataclasses.replace(store_settings, workers=...)`` for other limits.
+  Use ``dataclasses.replace(store_settings, ...)`` for other limits.
 - ``make_actor(username, *, admin=False, password=PASSWORD) -> Actor``: creates a user in
   ``store`` (roles ``("admin",)`` or ``("analyst",)``) and returns its ``Actor``; look the
   ``User`` up with ``store.get_user(username)``.

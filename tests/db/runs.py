@@ -11,8 +11,8 @@ from typing import Any
 import openpyxl
 
 from db.entities import Actor, RunRecord, WorkbookRecord
-from db.jobs import engine_version
 from db.store import Store
+from engine.version import engine_version
 
 # A1 is uncertain, A2 the output: mean 200, sd 20.
 RISK_CELLS = {"A1": "=RiskNormal(100,10)", "A2": "=RiskOutput()+A1*2"}

@@ -19,26 +19,36 @@ import pyarrow.parquet as pq
 import pytest
 
 from db.console import ConsoleError, SqlConsole, check_statement, open_sandbox
+from db.samples import SampleFiles, sql_string
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two runs of the acting user, one of someone else, and a secret beside them."""
+    """Two runs of the acting user, one of someone else, and a secret beside them.
+
+    The user's data folder has a single quote in its path (every view must quote it). Run 1 is
+    stored as chunk parts (three parts; the middle one has no "Profit error" column because that
+    chunk had no error), run 2 as the single file of a run from before chunking, with a
+    temporary file of an interrupted write beside its parts, which no view may read.
+    """
     root = tmp_path_factory.mktemp("data")
-    runs = root / "runs"
-    runs.mkdir()
-    mine1, mine2, theirs = runs / "1.parquet", runs / "2.parquet", runs / "99.parquet"
-    pq.write_table(pa.table({
-        "iteration": [1, 2, 3, 4],
-        "Sheet1!A1": [1.0, 2.0, 3.0, 4.0],
-        "Profit": pa.array([10.0, None, 30.0, None], pa.float64()),
-        "Profit error": pa.array([None, "#DIV/0!", None, "#VALUE!"], pa.string()),
-    }), mine1)
-    pq.write_table(pa.table({"iteration": [1, 2], "Profit": [5.0, 7.0]}), mine2)
-    pq.write_table(pa.table({"secret_salary": [250_000.0]}), theirs)
+    mine = SampleFiles(root / "o'brien's data")
+    mine.write_part(1, 0, pa.table({
+        "iteration": [1, 2], "Sheet1!A1": [1.0, 2.0],
+        "Profit": pa.array([10.0, None], pa.float64()),
+        "Profit error": pa.array([None, "#DIV/0!"], pa.string())}), {"summary": "{}"})
+    mine.write_part(1, 2, pa.table({"iteration": [3], "Sheet1!A1": [3.0], "Profit": [30.0]}))
+    mine.write_part(1, 3, pa.table({
+        "iteration": [4], "Sheet1!A1": [4.0], "Profit": pa.array([None], pa.float64()),
+        "Profit error": pa.array(["#VALUE!"], pa.string())}))
+    half = mine.run_dir(1) / ".part-000000000004.1.abc.tmp"
+    pq.write_table(pa.table({"iteration": [5], "Profit": [1e9]}), half)
+    mine2 = mine.write(2, pa.table({"iteration": [1, 2], "Profit": [5.0, 7.0]}))
+    theirs = SampleFiles(root / "other").write(99, pa.table({"secret_salary": [250_000.0]}))
     secret = root / "secret.csv"
     secret.write_text("password\nhunter2\n")
-    return {"mine1": mine1, "mine2": mine2, "theirs": theirs, "secret": secret, "root": root}
+    return {"mine1": mine.run_dir(1), "mine2": mine2, "theirs": theirs, "secret": secret,
+            "root": root, "half": half}
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +269,11 @@ def test_the_lockdown_settings(raw: duckdb.DuckDBPyConnection, files: dict[str, 
     for name in ("python_enable_replacements", "autoinstall_known_extensions",
                  "autoload_known_extensions", "allow_community_extensions"):
         assert settings[name] == "false", name
-    assert str(files["mine1"].resolve()) in settings["allowed_paths"]
+    # exactly the run's files, each by name: not its folder, whose temporary file is not data
+    allowed = [p for p in raw.execute("SELECT current_setting('allowed_paths')").fetchall()[0][0]
+               if not p.startswith(f"{tmp_path}/")]  # DuckDB adds its own catalog files
+    parts = SampleFiles(files["root"] / "o'brien's data").parts(1)
+    assert sorted(allowed) == sorted(str(p.resolve()) for p in parts) and len(parts) == 3
     assert str(files["theirs"]) not in settings["allowed_paths"]
     # DuckDB always allows its spill folder: it must be the console's private one
     assert settings["temp_directory"] == str(tmp_path / "spill")
@@ -332,6 +346,60 @@ def test_no_runs_and_a_missing_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    with pytest.raises(ConsoleError, match="run's samples cannot be opened"):
-        SqlConsole({5: tmp_path / "5.parquet"})
+    empty = tmp_path / "runs" / "7"
+    empty.mkdir(parents=True)
+    for missing in (tmp_path / "5.parquet", tmp_path / "runs" / "6", empty):
+        with pytest.raises(ConsoleError, match="run's samples cannot be opened"):
+            SqlConsole({5: missing})
     assert list(scratch.iterdir()) == []  # the private folder of the failed console is gone
+
+
+def test_a_view_reads_its_runs_parts_as_one_table(console: SqlConsole) -> None:
+    """Parts with and without the error column read as one table, in iteration order; the
+    temporary file of an interrupted chunk beside them is not part of the run."""
+    result = console.execute('SELECT iteration, "Profit", "Profit error" FROM run_1 '
+                             "ORDER BY iteration")
+    assert result.rows == [(1, 10.0, None), (2, None, "#DIV/0!"), (3, 30.0, None),
+                           (4, None, "#VALUE!")]
+    described = console.execute("DESCRIBE run_1")
+    assert [row[0] for row in described.rows] == ["iteration", "Sheet1!A1", "Profit",
+                                                  "Profit error"]
+    assert console.execute('SELECT "Profit" FROM run_2 ORDER BY iteration').rows == [
+        (5.0,), (7.0,)]  # the single-file run beside it
+
+
+def own_files(files: dict[str, Path]) -> list[str]:
+    """Statements that read the user's own samples directly, not through the views."""
+    part = str(SampleFiles(files["root"] / "o'brien's data").parts(1)[0])
+    folder = str(files["mine1"])
+    return [
+        f"SELECT * FROM read_parquet({sql_string(part)})",
+        f"SELECT * FROM read_parquet([{sql_string(part)}], union_by_name = true)",
+        f"SELECT * FROM {sql_string(part)}",
+        f"SELECT * FROM {sql_string(folder + '/*.parquet')}",
+        f"SELECT * FROM read_parquet({sql_string(folder + '/*.parquet')})",
+        f"SELECT * FROM read_parquet({sql_string(str(files['half']))})",
+        f"SELECT * FROM glob({sql_string(folder + '/*')})",
+    ]
+
+
+def test_user_sql_cannot_read_even_the_users_own_files(console: SqlConsole,
+                                                       files: dict[str, Path]) -> None:
+    for sql in own_files(files):
+        with pytest.raises(ConsoleError, match="Reading files is not allowed"):
+            console.execute(sql)
+
+
+def test_duckdb_itself_reads_no_glob_nor_file_beyond_the_listed_parts(
+        raw: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> None:
+    """The views name their files one by one, so the lock-down needs no folder: the temporary
+    file beside the parts, and globs over the user's folder or everyone's, stay closed."""
+    root, folder = str(files["root"]), str(files["mine1"])
+    for sql in (f"SELECT * FROM read_parquet({sql_string(str(files['half']))})",
+                f"SELECT * FROM read_parquet({sql_string(folder + '/*.parquet')})",
+                f"SELECT * FROM read_parquet({sql_string(folder + '/.*.tmp')})",
+                f"SELECT * FROM read_parquet({sql_string(root + '/**/*.parquet')})",
+                f"SELECT * FROM glob({sql_string(folder + '/*')})"):
+        with pytest.raises(duckdb.PermissionException):
+            raw.execute(sql).fetchall()
+    assert raw.execute("SELECT count(*) FROM run_1").fetchall() == [(4,)]

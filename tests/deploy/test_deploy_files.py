@@ -408,12 +408,22 @@ def test_dockerignore_admits_only_what_is_copied() -> None:
 # --- docker-compose.yml ------------------------------------------------------------------------
 
 APP_SERVICES = ("app", "app-gpu")
+# `python -m services.worker`: claims runs from the run ledger, runs their chunks on Dask.
+WORKER_SERVICES = ("worker", "worker-gpu")
+SCHEDULER = "dask-scheduler"
+DASK_WORKER_SERVICES = ("dask-worker", "dask-worker-gpu")  # scaled: --scale dask-worker=N
+# Each pair: the cpu profile's service and the gpu profile's variant of it.
+PROFILED = (APP_SERVICES, WORKER_SERVICES, DASK_WORKER_SERVICES)
+# Everything that reads or writes run data: one shared named volume at DATA_DIR for all of them.
+DATA_SERVICES = APP_SERVICES + WORKER_SERVICES + DASK_WORKER_SERVICES
+# Everything built from this repository's Dockerfile.
+IMAGE_SERVICES = DATA_SERVICES + (SCHEDULER,)
 INTERPOLATION = re.compile(
     r"\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
 
 
 def load_compose(text: str) -> dict[str, Any]:
-    return yaml.safe_load(text)  # resolves the x-app anchor and its <<: merges
+    return yaml.safe_load(text)  # resolves the x-* anchors and their <<: merges
 
 
 def environment(service: dict[str, Any]) -> dict[str, Any]:
@@ -425,6 +435,27 @@ def environment(service: dict[str, Any]) -> dict[str, Any]:
 
 def _command_text(value: Any) -> str:
     return " ".join(value) if isinstance(value, list) else str(value or "")
+
+
+def command_args(service: dict[str, Any]) -> list[str]:
+    command = service.get("command")
+    return [str(a) for a in command] if isinstance(command, list) else shlex.split(command or "")
+
+
+def option(args: list[str], flag: str) -> str | None:
+    """The value after ``flag`` (``--flag value`` or ``--flag=value``), None when absent."""
+    for n, arg in enumerate(args):
+        if arg == flag and n + 1 < len(args):
+            return args[n + 1]
+        if arg.startswith(flag + "="):
+            return arg.partition("=")[2]
+    return None
+
+
+def default_of(value: Any) -> str:
+    """``${NAME:-default}`` -> default; a literal stays as it is."""
+    match = INTERPOLATION.fullmatch(str(value))
+    return match["arg"] if match and match["op"] in ("-", ":-") else str(value)
 
 
 def volumes(service: dict[str, Any]) -> list[tuple[str, str]]:
@@ -448,10 +479,11 @@ def named_volume_at(compose: dict[str, Any], service: str, target: str) -> str |
 
 def check_services_and_profiles(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"app", "app-gpu", "postgres", "redis"} <= set(services)
-    assert services["app"].get("profiles") == ["cpu"], "app should be in the cpu profile only"
-    assert services["app-gpu"].get("profiles") == ["gpu"], "app-gpu should be in the gpu profile"
-    for name in ("postgres", "redis"):
+    assert set(IMAGE_SERVICES) | {"postgres", "redis"} <= set(services)
+    for cpu, gpu in PROFILED:
+        assert services[cpu].get("profiles") == ["cpu"], f"{cpu} should be in the cpu profile only"
+        assert services[gpu].get("profiles") == ["gpu"], f"{gpu} should be in the gpu profile only"
+    for name in ("postgres", "redis", SCHEDULER):
         assert not services[name].get("profiles"), f"{name} should start with either profile"
 
 
@@ -469,22 +501,48 @@ def check_pinned_images(compose: dict[str, Any]) -> None:
     assert len(images) == len(APP_SERVICES), "the cpu and gpu builds should not share a tag"
 
 
+def check_one_image(compose: dict[str, Any]) -> None:
+    """The worker service (a Dask client), the scheduler and the Dask workers run the app's image
+    of their profile, built the same way: Dask needs the same code and pins on all of them."""
+    services = compose["services"]
+    for name in IMAGE_SERVICES:
+        profile = services[name].get("profiles") or ["cpu"]  # the scheduler: the CPU image
+        app = services["app-gpu" if profile == ["gpu"] else "app"]
+        assert services[name].get("image") == app["image"], f"{name} should run {app['image']}"
+        assert services[name].get("build") == app["build"], f"{name} should build as the app does"
+
+
 def check_healthchecks(compose: dict[str, Any]) -> None:
+    """Each service has its own check; an image service without one would inherit the image's
+    HEALTHCHECK (the app's services.health), which fails everywhere but in the app."""
+    services = compose["services"]
     expected = {"postgres": ("pg_isready",), "redis": ("redis-cli", "ping"),
-                **{s: ("services.health",) for s in APP_SERVICES}}
-    for name, service in compose["services"].items():
+                **{s: ("services.health",) for s in APP_SERVICES},
+                **{s: ("services.worker", "--health") for s in WORKER_SERVICES}}
+    for name in (SCHEDULER, *DASK_WORKER_SERVICES):  # Dask's /health on its HTTP port
+        port = (option(command_args(services[name]), "--dashboard-address") or "").rpartition(":")
+        assert port[2].isdigit(), f"{name} should set --dashboard-address (its /health)"
+        expected[name] = (f"localhost:{port[2]}/health",)
+    for name, service in services.items():
         check = service.get("healthcheck") or {}
         assert not check.get("disable"), f"{name}'s healthcheck is disabled"
         test = _command_text(check.get("test"))
+        if name in IMAGE_SERVICES:
+            assert check.get("test"), f"{name} should have its own healthcheck"
+            assert not re.search(r"\b(curl|wget)\b", test), \
+                f"{name}: the slim image has no curl or wget; ask with python"
         for word in expected.get(name, ("",)):
             assert word in test and "NONE" not in test, f"{name}'s healthcheck should run {word}"
 
 
 def check_depends_on(compose: dict[str, Any]) -> None:
-    for name in APP_SERVICES:
+    needs = {**{s: ("postgres", "redis") for s in APP_SERVICES},
+             **{s: ("postgres", "redis", SCHEDULER) for s in WORKER_SERVICES},
+             **{s: (SCHEDULER,) for s in DASK_WORKER_SERVICES}}
+    for name, deps in needs.items():
         depends = compose["services"][name].get("depends_on")
         assert isinstance(depends, dict), f"{name} should wait for healthy dependencies"
-        for dep in ("postgres", "redis"):
+        for dep in deps:
             assert (depends.get(dep) or {}).get("condition") == "service_healthy", \
                 f"{name} should depend on {dep} being healthy"
 
@@ -497,8 +555,7 @@ def check_restart_and_limits(compose: dict[str, Any]) -> None:
 
 
 def check_redis_is_a_cache(compose: dict[str, Any]) -> None:
-    command = compose["services"]["redis"].get("command")
-    args = command if isinstance(command, list) else shlex.split(command or "")
+    args = command_args(compose["services"]["redis"])
 
     def after(flag: str) -> str | None:
         return args[args.index(flag) + 1] if flag in args[:-1] else None
@@ -514,25 +571,30 @@ def check_named_volumes(compose: dict[str, Any]) -> None:
     declared = set(compose.get("volumes") or {})
     pg = named_volume_at(compose, "postgres", "/var/lib/postgresql/data")
     assert pg and pg in declared, "postgres's data should live on a declared named volume"
-    for name in APP_SERVICES:
+    for name in DATA_SERVICES:
         data = named_volume_at(compose, name, "/data")
         assert data and data in declared, f"{name}'s /data should be a declared named volume"
 
 
-def check_gpu(compose: dict[str, Any], df: Dockerfile) -> None:
-    gpu = compose["services"]["app-gpu"]
-    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
-    assert any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", [])
-               for d in devices), "app-gpu should reserve an NVIDIA GPU"
+def _gpu_reserved(service: dict[str, Any]) -> bool:
+    devices = (((service.get("deploy") or {}).get("resources") or {}).get("reservations")
+               or {}).get("devices") or []
+    return any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) for d in devices)
 
+
+def check_gpu(compose: dict[str, Any], df: Dockerfile) -> None:
     def args(service: dict[str, Any]) -> dict[str, str]:
         raw = (service.get("build") or {}).get("args") or {}
         if isinstance(raw, list):
             raw = dict(item.partition("=")[::2] for item in raw)
         return {k: str(v) for k, v in raw.items()}
 
-    assert args(gpu).get("INSTALL_GPU") == "1", "app-gpu should build with INSTALL_GPU=1"
-    assert args(compose["services"]["app"]).get("INSTALL_GPU", "0") == "0"
+    for cpu, gpu in PROFILED:
+        service = compose["services"][gpu]
+        assert _gpu_reserved(service), f"{gpu} should reserve an NVIDIA GPU"
+        assert args(service).get("INSTALL_GPU") == "1", f"{gpu} should build with INSTALL_GPU=1"
+        assert args(compose["services"][cpu]).get("INSTALL_GPU", "0") == "0"
+        assert not _gpu_reserved(compose["services"][cpu]), f"{cpu} should not reserve a GPU"
     declared = {name: value for stage in df.stages for ins in stage.instructions
                 if ins.keyword == "ARG" for name, value in _arg_pairs(ins.args)}
     assert "INSTALL_GPU" in declared, "the Dockerfile should declare ARG INSTALL_GPU"
@@ -558,25 +620,79 @@ def check_no_literal_secrets(compose: dict[str, Any]) -> None:
             if SECRET_KEY.search(key.upper()):
                 assert _secret_value_ok(value), f"{name}: {key} holds a literal secret"
     pg_env = environment(compose["services"]["postgres"])
-    for name in APP_SERVICES:
+    for name in DATA_SERVICES:
         env = environment(compose["services"][name])
         url = re.fullmatch(r"postgres(?:ql)?://(?P<user>[^:@/]+):(?P<pw>\$\{[^}]*\})"
-                           r"@(?P<host>[^:/@]+)(?::\d+)?/(?P<db>[^/?]+)", env["DATABASE_URL"])
+                           r"@(?P<host>[^:/@]+)(?::\d+)?/(?P<db>[^/?]+)",
+                           str(env.get("DATABASE_URL")))
         assert url, f"{name}: DATABASE_URL should be postgresql://user:${{...}}@host/db"
         assert url["pw"].startswith("${POSTGRES_PASSWORD"), "its password is POSTGRES_PASSWORD"
         assert (url["user"], url["host"], url["db"]) == (
             pg_env["POSTGRES_USER"], "postgres", pg_env["POSTGRES_DB"])
-        assert re.match(r"rediss?://redis(:\d+)?/", env["REDIS_URL"])
+        assert re.match(r"rediss?://redis(:\d+)?/", str(env.get("REDIS_URL"))), \
+            f"{name}: REDIS_URL should point at the redis service"
+    for name in (SCHEDULER, *DASK_WORKER_SERVICES):  # they run chunks, never a login
+        keys = [k for k in environment(compose["services"][name]) if SECRET_NAME.search(k.upper())]
+        assert not keys, f"{name} should not get the login secrets {keys}"
 
 
 def check_data_dir(compose: dict[str, Any], df: Dockerfile) -> None:
     image_env = dict(p for i in df.runtime.instructions if i.keyword == "ENV"
                      for p in env_pairs(i.args))
-    for name in APP_SERVICES:
+    shared = set()
+    for name in DATA_SERVICES:
         data_dir = environment(compose["services"][name]).get("DATA_DIR")
-        assert data_dir and named_volume_at(compose, name, data_dir), \
-            f"{name}: DATA_DIR {data_dir!r} should be its named volume's mount point"
-        assert image_env.get("DATA_DIR") == data_dir, "the image and compose disagree on DATA_DIR"
+        volume = named_volume_at(compose, name, data_dir) if data_dir else None
+        assert volume, f"{name}: DATA_DIR {data_dir!r} should be its named volume's mount point"
+        assert image_env.get("DATA_DIR") == data_dir, \
+            f"the image and compose's {name} disagree on DATA_DIR"
+        shared.add(volume)
+    # Dask workers write the samples the app reads and the worker service finishes.
+    assert len(shared) == 1, f"the app, worker and Dask workers should share one volume: {shared}"
+
+
+def check_dask_cluster(compose: dict[str, Any]) -> None:
+    """The scheduler listens where the worker service and the Dask workers look for it; the Dask
+    workers can be scaled; their memory settings fit their containers."""
+    services = compose["services"]
+    scheduler = command_args(services[SCHEDULER])
+    assert scheduler[:2] == ["dask", "scheduler"], f"{SCHEDULER} should run `dask scheduler`"
+    assert option(scheduler, "--host") == "0.0.0.0", "the scheduler should listen on all"
+    address = f"tcp://{SCHEDULER}:{option(scheduler, '--port') or 8786}"
+    for name in WORKER_SERVICES:
+        args = command_args(services[name])
+        assert "-m" in args and args[args.index("-m") + 1] == "services.worker", \
+            f"{name} should run python -m services.worker"
+        assert environment(services[name]).get("DASK_SCHEDULER_ADDRESS") == address, \
+            f"{name}'s DASK_SCHEDULER_ADDRESS should be {address}"
+    env_memory = environment(services[WORKER_SERVICES[0]]).get("DASK_WORKER_MEMORY")
+    for name in DASK_WORKER_SERVICES:
+        service = services[name]
+        args = command_args(service)
+        assert args[:2] == ["dask", "worker"], f"{name} should run `dask worker`"
+        assert address in args, f"{name} should join {address}"
+        assert "container_name" not in service, f"{name} has a container_name: it cannot scale"
+        memory = option(args, "--memory-limit") or ""
+        ref = INTERPOLATION.fullmatch(memory)
+        assert ref and ref["name"] == "DASK_WORKER_MEMORY" \
+            and default_of(memory) == default_of(env_memory), \
+            f"{name}: --memory-limit should be ${{DASK_WORKER_MEMORY:-...}} as the worker's"
+        processes = int(option(args, "--nworkers") or 1)
+        limit = service["deploy"]["resources"]["limits"]["memory"]
+        assert docker_bytes(default_of(limit)) > processes * dask_bytes(default_of(memory)), \
+            f"{name}'s container limit {limit} should exceed {processes} x {memory}"
+
+
+def docker_bytes(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", text.strip().lower())
+    assert match, f"not a compose memory size: {text!r}"
+    return int(float(match[1]) * 1024 ** "bkmg".index(match[2] or "b"))
+
+
+def dask_bytes(text: str) -> int:
+    from dask.utils import parse_bytes
+
+    return parse_bytes(text)
 
 
 def check_app_listens_on_published_port(compose: dict[str, Any]) -> None:
@@ -590,9 +706,10 @@ def check_app_listens_on_published_port(compose: dict[str, Any]) -> None:
                 f"{name} publishes {target} but listens on PORT {env.get('PORT')}"
 
 
-COMPOSE_CHECKS = (check_services_and_profiles, check_pinned_images, check_healthchecks,
-                  check_depends_on, check_restart_and_limits, check_redis_is_a_cache,
-                  check_named_volumes, check_ports, check_no_literal_secrets,
+COMPOSE_CHECKS = (check_services_and_profiles, check_pinned_images, check_one_image,
+                  check_healthchecks, check_depends_on, check_restart_and_limits,
+                  check_redis_is_a_cache, check_named_volumes, check_ports,
+                  check_no_literal_secrets, check_dask_cluster,
                   check_app_listens_on_published_port)
 
 
@@ -601,7 +718,7 @@ def test_compose(check: Any) -> None:
     check(load_compose(_read("docker-compose.yml")))
 
 
-def test_compose_gpu_service_reserves_a_gpu() -> None:
+def test_compose_gpu_services_reserve_a_gpu() -> None:
     check_gpu(load_compose(_read("docker-compose.yml")), parse_dockerfile(_read("Dockerfile")))
 
 
@@ -616,7 +733,8 @@ def test_compose_data_dir_is_the_data_volume() -> None:
 # e.g. "NUMBA_ENABLE_CUDASIM": "read only by the tests' CUDA simulator runs".
 NOT_APP_SETTINGS: dict[str, str] = {}
 # Variables the app reads that compose sets itself (literally, or built from other variables).
-SET_BY_COMPOSE = {"DATABASE_URL", "REDIS_URL", "DATA_DIR", "PORT", "ADDRESS"}
+SET_BY_COMPOSE = {"DATABASE_URL", "REDIS_URL", "DATA_DIR", "PORT", "ADDRESS",
+                  "DASK_SCHEDULER_ADDRESS"}
 KNOWN_READS = {name for _, name, _ in _VARIABLES} | {
     "COOKIE_KEY", "ADMIN_USERNAME", "ADMIN_PASSWORD", "LOG_LEVEL", "LOG_FORMAT", "PORT", "ADDRESS"}
 ENV_READ = re.compile(
@@ -692,14 +810,14 @@ def check_app_variables_documented(env: EnvExample) -> None:
 
 
 def check_app_variables_passed(compose: dict[str, Any], env: EnvExample) -> None:
-    for service in APP_SERVICES:
+    for service in APP_SERVICES + WORKER_SERVICES:
         passed = environment(compose["services"][service])
         for name in sorted(section(env, "app")):
             assert name in passed, f"compose does not pass {name} to {service}"
             if name not in SET_BY_COMPOSE:
                 ref = INTERPOLATION.fullmatch(str(passed[name]))
                 assert ref and ref["name"] == name, \
-                    f"{service}: {name} should be ${{{name}...}} so that .env reaches the app"
+                    f"{service}: {name} should be ${{{name}...}} so that .env reaches it"
 
 
 def check_env_example_has_no_secrets(env: EnvExample) -> None:
@@ -772,19 +890,23 @@ def test_dot_env_is_git_ignored() -> None:
 
 # --- the checks notice breakage ----------------------------------------------------------------
 
-def _broken(name: str, old: str, new: str) -> str:
+def _broken(name: str, old: str, new: str, *more: str) -> str:
+    """``name``'s text with ``old`` replaced by ``new`` (and each further old, new pair)."""
     text = _read(name)
-    if old not in text:  # not an AssertionError: that would pass the test below vacuously
-        pytest.fail(f"the mutation {old!r} no longer applies to {name}")
-    return text.replace(old, new)
+    edits = (old, new, *more)
+    for old, new in zip(edits[::2], edits[1::2], strict=True):
+        if old not in text:  # not an AssertionError: that would pass the test below vacuously
+            pytest.fail(f"the mutation {old!r} no longer applies to {name}")
+        text = text.replace(old, new)
+    return text
 
 
 def _mutations() -> list[tuple[str, Any]]:
     def dockerfile(old: str, new: str) -> Dockerfile:
         return parse_dockerfile(_broken("Dockerfile", old, new))
 
-    def compose(old: str, new: str) -> dict[str, Any]:
-        return load_compose(_broken("docker-compose.yml", old, new))
+    def compose(old: str, new: str, *more: str) -> dict[str, Any]:
+        return load_compose(_broken("docker-compose.yml", old, new, *more))
 
     real_df = parse_dockerfile(_read("Dockerfile"))
     return [
@@ -818,8 +940,57 @@ def _mutations() -> list[tuple[str, Any]]:
         ("healthcheck not awaited", lambda: check_depends_on(
             compose("condition: service_healthy", "condition: service_started"))),
         ("variable not passed", lambda: check_app_variables_passed(
-            compose("    WORKERS: ${WORKERS:-2}\n", ""),
+            compose("  MAX_UPLOAD_MB: ${MAX_UPLOAD_MB:-500}\n", ""),
             parse_env_example(_read(".env.example")))),
+        # The worker service and the Dask cluster.
+        ("dask-worker in both profiles", lambda: check_services_and_profiles(compose(
+            "    <<: [*image, *dask-worker]\n    profiles: [cpu]\n",
+            "    <<: [*image, *dask-worker]\n"))),
+        ("dask-worker from the gpu image", lambda: check_one_image(
+            compose("<<: [*image, *dask-worker]", "<<: [*gpu-image, *dask-worker]"))),
+        ("scheduler from another image", lambda: check_one_image(compose(
+            '    <<: *image\n    command: ["dask", "scheduler"',
+            '    image: ghcr.io/dask/dask:2024.8.0\n    command: ["dask", "scheduler"'))),
+        ("worker inherits the app's healthcheck", lambda: check_healthchecks(compose(
+            '  healthcheck:  # its heartbeat file is fresh\n'
+            '    test: ["CMD", "python", "-m", "services.worker", "--health"]\n', '  x-off:\n'))),
+        ("Dask health on another port", lambda: check_healthchecks(
+            compose('"--dashboard-address", ":8788"]', '"--dashboard-address", ":8789"]'))),
+        ("curl in the slim image", lambda: check_healthchecks(compose(
+            '      test: ["CMD", "python", "-c",\n'
+            "             \"import urllib.request; urllib.request.urlopen("
+            "'http://localhost:8787/health', timeout=5)\"]\n",
+            '      test: ["CMD-SHELL", "curl -fs http://localhost:8787/health"]\n'))),
+        ("worker not waiting for the scheduler", lambda: check_depends_on(compose(
+            "    redis:\n      condition: service_healthy\n"
+            "    dask-scheduler:\n      condition: service_healthy\n",
+            "    redis:\n      condition: service_healthy\n"))),
+        ("dask-worker on its own volume", lambda: check_data_dir(compose(
+            "  environment: *dask-env\n  volumes:\n    - appdata:/data\n",
+            "  environment: *dask-env\n  volumes:\n    - runs:/data\n",
+            "  appdata:\n", "  appdata:\n  runs:\n"), real_df)),
+        ("dask-worker's DATA_DIR elsewhere", lambda: check_data_dir(
+            compose("  DATA_DIR: /data\n  DEVICE:", "  DATA_DIR: /srv/data\n  DEVICE:"), real_df)),
+        ("scheduler published", lambda: check_ports(compose(
+            '    command: ["dask", "scheduler",',
+            '    ports: ["8787:8787"]\n    command: ["dask", "scheduler",'))),
+        ("login secret for the Dask workers", lambda: check_no_literal_secrets(compose(
+            "x-dask-env: &dask-env\n", "x-dask-env: &dask-env\n  COOKIE_KEY: ${COOKIE_KEY:-}\n"))),
+        ("dask-worker with a container_name", lambda: check_dask_cluster(compose(
+            "  dask-worker:\n", "  dask-worker:\n    container_name: xlsim-dask-worker\n"))),
+        ("scheduler on localhost", lambda: check_dask_cluster(
+            compose('"--host", "0.0.0.0"', '"--host", "127.0.0.1"'))),
+        ("worker looks elsewhere", lambda: check_dask_cluster(compose(
+            "DASK_SCHEDULER_ADDRESS: tcp://dask-scheduler:8786",
+            "DASK_SCHEDULER_ADDRESS: tcp://scheduler:8786"))),
+        ("fixed --memory-limit", lambda: check_dask_cluster(
+            compose('"${DASK_WORKER_MEMORY:-2GiB}"', '"4GiB"'))),
+        ("container smaller than Dask's limit", lambda: check_dask_cluster(compose(
+            "${DASK_WORKER_CONTAINER_MEMORY:-3g}", "${DASK_WORKER_CONTAINER_MEMORY:-2g}"))),
+        ("GPU Dask worker without a GPU", lambda: check_gpu(compose(
+            "          memory: ${DASK_WORKER_CONTAINER_MEMORY:-3g}\n"
+            "        reservations: *gpu-reservation\n",
+            "          memory: ${DASK_WORKER_CONTAINER_MEMORY:-3g}\n"), real_df)),
         ("secret in .env.example", lambda: check_env_example_has_no_secrets(
             parse_env_example(_broken(".env.example", "COOKIE_KEY=\n", "COOKIE_KEY=abc\n")))),
     ]

@@ -73,26 +73,26 @@ def container_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 def test_every_problem_is_one_sentence_and_no_url_is_echoed():
     problems = environment_problems({
-        "DATABASE_URL": "mysql://admin:hunter2@db/x", "WORKERS": "many", "DEVICE": "tpu",
+        "DATABASE_URL": "mysql://admin:hunter2@db/x", "DASK_WORKERS": "many", "DEVICE": "tpu",
         "COOKIE_KEY": "short", "ADMIN_PASSWORD": "password1", "PORT": "99999",
         "LOG_LEVEL": "chatty", "MAX_UPLOAD_MB": "0"})
     assert len(problems) == 8, problems
     assert all(p.endswith(".") and "\n" not in p for p in problems)
     assert not any("hunter2" in p for p in problems)
-    for name in ("DATABASE_URL", "WORKERS", "DEVICE", "COOKIE_KEY", "ADMIN_PASSWORD", "PORT",
+    for name in ("DATABASE_URL", "DASK_WORKERS", "DEVICE", "COOKIE_KEY", "ADMIN_PASSWORD", "PORT",
                  "LOG_LEVEL", "MAX_UPLOAD_MB"):
         assert sum(p.startswith(name) for p in problems) == 1, name
     assert environment_problems({}) == []
 
 
 def test_image_command_refuses_a_bad_environment_line_by_line(tmp_path):
-    env = container_env(tmp_path, WORKERS="0", COOKIE_KEY="too short")
+    env = container_env(tmp_path, DASK_WORKERS="0", COOKIE_KEY="too short")
     done = subprocess.run(exec_form("CMD"), cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2
     records = [json.loads(line) for line in done.stdout.splitlines()]
     messages = [r["message"] for r in records if r["level"] == "ERROR"]
-    assert messages[:2] == ["WORKERS must be a whole number of at least 1, got 0.",
+    assert messages[:2] == ["DASK_WORKERS must be a whole number of at least 1, got 0.",
                             "COOKIE_KEY must be at least 32 bytes long (or unset)."]
     assert "not started: 2 configuration problem(s)" in messages[2]
     assert not (tmp_path / "data").exists()  # nothing was started or created

@@ -284,3 +284,14 @@ def test_formula_not_understood_is_name_error_and_warned():
     assert v(out, "A1") is NAME
     assert v(out, "B1") is NAME
     assert any("Sheet1!A1" in w for w in warnings)
+
+
+def test_a_calculation_over_its_time_limit_stops_with_a_sentence(make_xlsx):
+    from engine.calc import Calculation
+    from engine.errors import WorkbookError
+    from engine.loader import load_workbook
+
+    cells = {f"A{i}": f"=SUMPRODUCT(ROW($B$1:$B$5000)*{i})" for i in range(1, 400)}
+    calc = Calculation(load_workbook(make_xlsx(cells)), time_limit_s=0.2)
+    with pytest.raises(WorkbookError, match=r"longer than 0\.2 seconds to calculate \(stopped"):
+        calc.run()

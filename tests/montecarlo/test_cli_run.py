@@ -123,3 +123,21 @@ def test_samples_parquet_has_one_row_per_iteration(make_xlsx, tmp_path):
     assert [e == "#DIV/0!" for e in errors] == list(zero)
     assert math.isclose(data["outputs"]["Sheet1!B1"]["mean"],
                         float(np.mean(1 / a2[~zero])))
+
+
+def test_a_run_on_a_local_dask_cluster_is_the_in_process_run(book, tmp_path):
+    """``--workers 2``: every chunk a task on two worker processes, the same JSON and samples,
+    bit for bit (LHS, a correlation and 3 chunks of 2^18 iterations)."""
+    args = ["--iterations", "600000", "--seed", "9", "--sampling", "lhs", "--correlation",
+            "Sheet1!A1,Sheet1!A2=0.7", "--target", "12", "--device", "cpu", "--json"]
+    here = engine_run(book, *args, "--samples", str(tmp_path / "here.parquet"))
+    there = engine_run(book, *args, "--workers", "2", "--samples", str(tmp_path / "there.parquet"))
+    assert here.returncode == 0 and there.returncode == 0, (here.stderr, there.stderr)
+    a, b = json.loads(here.stdout), json.loads(there.stdout)
+    for data in (a, b):
+        data.pop("elapsed_seconds")
+    assert a == b
+    assert pq.read_table(tmp_path / "here.parquet").equals(
+        pq.read_table(tmp_path / "there.parquet"))
+    bad = engine_run(book, "--workers", "0", "--device", "cpu")
+    assert_clear_failure(bad, "--workers must be at least 1")

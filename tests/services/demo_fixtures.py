@@ -13,6 +13,7 @@ from services.context import AppContext, open_context
 from services.demo import demo_file, demo_setup
 from services.runs import start_run
 from services.workbooks import save_upload
+from tests.conftest import WorkerThread, shared_client
 from tests.services.run_fixtures import PASSWORD, wait_until_final
 
 
@@ -22,9 +23,11 @@ def app_context(data_dir: Path) -> Iterator[AppContext]:
     afterwards so the next one (the page's own) starts from what is on disk."""
     ctx = open_context({"DATA_DIR": str(data_dir), "ADMIN_USERNAME": "root",
                         "ADMIN_PASSWORD": PASSWORD})
+    worker = WorkerThread(ctx.settings, shared_client())  # what executes its runs
     try:
         yield ctx
     finally:
+        worker.close()
         ctx.close()
 
 

@@ -1,14 +1,19 @@
-"""The Explore page's logic: the console sees only the acting user's own finished runs, the
-example queries all run and answer what their labels say, refusals come back as sentences, and
-the quick chart plots the first two numeric columns."""
+"""The Explore page's logic: the console sees only the acting user's own finished runs (their
+samples stored as chunk parts), the example queries all run and answer what their labels say,
+refusals come back as sentences, and the quick chart plots the first two numeric columns."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pyarrow as pa
 import pytest
 
 from db.console import ConsoleError, ConsoleResult
+from db.samples import SampleFiles
 from services.explore import (
     ROW_LIMIT,
+    columns_of,
     console_runs,
     examples,
     quick_chart,
@@ -21,6 +26,7 @@ from tests.services.demo_fixtures import (
     finished_demo_run,
     make_actor,
 )
+from tests.services.run_fixtures import as_parts
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +34,9 @@ def world(tmp_path_factory):
     """alice with two finished demo runs, bob with one, the admin with none."""
     with app_context(tmp_path_factory.mktemp("data")) as ctx:
         alice, bob = make_actor(ctx, "alice"), make_actor(ctx, "bob")
-        older = finished_demo_run(ctx, alice, seed=1)
-        newer = finished_demo_run(ctx, alice, seed=2)
-        bobs = finished_demo_run(ctx, bob)
+        older = as_parts(ctx, finished_demo_run(ctx, alice, seed=1), chunk=750)
+        newer = as_parts(ctx, finished_demo_run(ctx, alice, seed=2), chunk=750)
+        bobs = as_parts(ctx, finished_demo_run(ctx, bob), chunk=750)
         yield ctx, alice, bob, older, newer, bobs
 
 
@@ -63,6 +69,25 @@ def test_every_example_runs_and_answers_its_question(world):
     quintiles = answers["NPV by input quintile"].rows
     capex = [mean for name, _, mean in quintiles if name == "Capex"]
     assert capex == sorted(capex, reverse=True)  # dearer projects are worth less
+
+
+def test_columns_are_the_parts_columns_then_later_error_columns(world, tmp_path):
+    """Only the second chunk had an error: its error column comes after the first part's
+    columns, and the examples run over the parts as one table."""
+    ctx, alice, bob, older, newer, bobs = world
+    files = SampleFiles(tmp_path / "data")
+    files.write_part(newer.id, 0, pa.table({"iteration": [1, 2], "Capex": [1.0, 2.0],
+                                            "NPV": [5.0, -1.0]}))
+    files.write_part(newer.id, 2, pa.table({
+        "iteration": [3, 4], "Capex": [3.0, 4.0], "NPV": pa.array([None, 2.0], pa.float64()),
+        "NPV error": pa.array(["#NUM!", None], pa.string())}))
+    run = dataclasses.replace(newer, samples_path=str(files.run_dir(newer.id)))
+    assert columns_of(run) == ["iteration", "Capex", "NPV", "NPV error"]
+    found = {e.label: e.sql for e in examples(run)}
+    first = run_query([run], found["First 100 iterations"])
+    assert first.columns == columns_of(run) and [r[0] for r in first.rows] == [1, 2, 3, 4]
+    assert [r[3] for r in first.rows] == [None, None, "#NUM!", None]
+    assert run_query([run], found["Chance NPV is below zero"]).rows == [(1 / 3, 3)]
 
 
 @pytest.mark.parametrize(("sql", "message"), [

@@ -1,17 +1,20 @@
-"""The Results page's figures, tables and downloads, from a real finished run: aggregates come
-from DuckDB in bins (never the raw iterations) and through the cache."""
+"""The Results page's figures, tables and downloads, from a real finished run whose samples are
+stored as chunk parts: aggregates come from DuckDB in bins (never the raw iterations) and through
+the cache; downloads are one file of every iteration in order, whatever the layout."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from db.cache import MemoryCache
 from services import results
 from services.results import ResultsError, Variable
-from tests.services.run_fixtures import actor, ctx, finished_run  # noqa: F401 - fixtures
+from tests.services.run_fixtures import actor, as_parts, ctx, finished_run  # noqa: F401
 
 ITERATIONS = 20_000
 PROFIT = Variable("Sheet1!A2", "Profit")
@@ -19,7 +22,7 @@ PROFIT = Variable("Sheet1!A2", "Profit")
 
 @pytest.fixture
 def run(ctx, actor):  # noqa: F811
-    return finished_run(ctx, actor, ITERATIONS)
+    return as_parts(ctx, finished_run(ctx, actor, ITERATIONS))  # 3 parts of up to 8,192
 
 
 def test_outputs_and_inputs_carry_their_columns_and_titles(run):
@@ -40,8 +43,6 @@ def test_aggregates_are_cached_under_the_run(run, monkeypatch):
 
 
 def test_an_unfinished_run_or_missing_samples_is_a_message(run, ctx, actor):  # noqa: F811
-    import dataclasses
-
     with pytest.raises(ResultsError, match="is running"):
         results.outputs_of(dataclasses.replace(run, status="running"))
     ctx.samples.delete(run.id)
@@ -143,8 +144,67 @@ def test_overlay_compares_runs_of_the_same_output(run, ctx, actor):  # noqa: F81
 
 
 def test_downloads_hold_every_iteration(run):
-    table = pq.read_table(io.BytesIO(results.samples_parquet(run)))
+    parquet = pq.ParquetFile(io.BytesIO(results.samples_parquet(run)))
+    table = parquet.read()
     assert table.num_rows == ITERATIONS
+    assert table["iteration"].to_pylist() == list(range(1, ITERATIONS + 1))
+    assert table.column_names == ["iteration", "Price", "Sheet1!A3", "Profit"]
     csv = results.samples_csv(run).decode().splitlines()
     assert csv[0] == '"iteration","Price","Sheet1!A3","Profit"'
     assert len(csv) == ITERATIONS + 1
+    assert [int(line.split(",")[0]) for line in csv[1:]] == list(range(1, ITERATIONS + 1))
+
+
+def chunk(start: int, count: int, errors: bool) -> pa.Table:
+    """A chunk's samples; with ``errors``, its first iteration's Profit is #DIV/0!."""
+    columns = {"iteration": pa.array(range(start + 1, start + count + 1), pa.int64()),
+               "Price": pa.array([100.0 + i for i in range(count)]),
+               "Sheet1!A3": pa.array([1.0] * count),
+               "Profit": pa.array([None if errors and i == 0 else 200.0 + i
+                                   for i in range(count)], pa.float64())}
+    if errors:
+        columns["Profit error"] = pa.array(["#DIV/0!"] + [None] * (count - 1), pa.string())
+    return pa.table(columns)
+
+
+@pytest.fixture
+def parts_run(run, ctx):  # noqa: F811
+    """The run with made-up samples: three parts written out of order, only the middle one with
+    the error column; each part's footer holds its chunk's summary."""
+    ctx.samples.delete(run.id)
+    for start, errors in ((200, False), (0, False), (100, True)):
+        ctx.samples.write_part(run.id, start, chunk(start, 100, errors), {"summary": "{}"})
+    return dataclasses.replace(run, samples_path=str(ctx.samples.run_dir(run.id)))
+
+
+def test_the_parquet_download_is_one_file_of_the_parts_in_order(parts_run):
+    parquet = pq.ParquetFile(io.BytesIO(results.samples_parquet(parts_run)))
+    assert b"summary" not in (parquet.metadata.metadata or {})  # the chunks' summaries stay
+    table = parquet.read()
+    assert table.column_names == ["iteration", "Price", "Sheet1!A3", "Profit", "Profit error"]
+    assert table["iteration"].to_pylist() == list(range(1, 301))
+    errors = table["Profit error"].to_pylist()
+    assert errors[100] == "#DIV/0!" and errors.count(None) == 299
+    assert table["Profit"][100].as_py() is None and table["Profit"][0].as_py() == 200.0
+    histogram = results.aggregate(None, parts_run, "histogram", column="Profit", bins=3)
+    assert (histogram["n"], histogram["excluded"]) == (299, 1)
+
+
+def test_the_csv_download_is_the_parts_in_order(parts_run):
+    lines = results.samples_csv(parts_run).decode().splitlines()
+    assert lines[0] == '"iteration","Price","Sheet1!A3","Profit","Profit error"'
+    assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 301))
+    assert lines[1] == "1,100,1,200,"  # no error: an empty error field
+    assert lines[101] == '101,100,1,,"#DIV/0!"'
+
+
+def test_a_single_file_run_downloads_the_same(parts_run, ctx):  # noqa: F811
+    """A run from before chunking: one file, read as it is."""
+    whole = pq.read_table(io.BytesIO(results.samples_parquet(parts_run)))
+    csv = results.samples_csv(parts_run)
+    ctx.samples.delete(parts_run.id)
+    path = ctx.samples.write(parts_run.id, whole)
+    single = dataclasses.replace(parts_run, samples_path=str(path))
+    assert pq.read_table(io.BytesIO(results.samples_parquet(single))).equals(whole)
+    assert results.samples_csv(single) == csv
+    assert results.aggregate(None, single, "histogram", column="Profit", bins=3)["n"] == 299

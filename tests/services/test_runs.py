@@ -1,5 +1,6 @@
-"""Starting runs from a set-up and reading their progress: the worker pool runs them, never the
-caller, and progress gives iterations done, speed and time left."""
+"""Starting runs from a set-up and reading their progress: the run and its chunks go to the
+ledger, the worker service runs them (never the caller), and progress gives iterations done,
+speed and time left."""
 
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ from tests.services.run_fixtures import (  # noqa: F401 - fixtures
 )
 
 
-def test_a_set_up_becomes_a_run_in_the_pool_and_ends_done(ctx, actor):  # noqa: F811
+def test_a_set_up_becomes_a_run_in_the_ledger_and_ends_done(ctx, actor):  # noqa: F811
     record = finished_run(ctx, actor, iterations=5_000, seed=11)
+    assert [(c.start, c.count, c.state) for c in ctx.store.list_chunks(record.id)] == \
+        [(0, 5_000, "done")]
     assert (record.iterations, record.seed, record.sampling, record.device) == \
         (5_000, 11, "lhs", "cpu")
     assert record.spec["settings"] == {"target": 200.0}
     assert record.summary["outputs"]["Sheet1!A2"]["name"] == "Profit"
     assert 195 < record.summary["outputs"]["Sheet1!A2"]["mean"] < 210
-    assert ctx.samples.exists(record.id)
-    assert [a.action for a in ctx.store.list_audit(Actor(1, True))][:2] == \
-        ["run.start", "run.create"]
+    assert ctx.samples.exists(record.id) and len(ctx.samples.parts(record.id)) == 1
+    assert record.iterations_done == 5_000 and record.worker is None
+    assert [a.action for a in ctx.store.list_audit(Actor(1, True))][0] == "run.create"
 
 
 def test_spec_inputs_and_outputs_are_passed_to_the_engine(ctx, actor):  # noqa: F811
@@ -64,14 +67,13 @@ def test_another_users_workbook_cannot_be_run(ctx, actor):  # noqa: F811
 
 def test_the_per_user_limit_is_a_message_not_a_crash(ctx, actor, monkeypatch):  # noqa: F811
     workbook = upload(ctx.store, actor, ctx.settings.data_dir)
-    monkeypatch.setattr(ctx.runs, "settings",
-                        dataclasses.replace(ctx.runs.settings, max_concurrent_runs_per_user=1))
+    monkeypatch.setattr(ctx, "settings",
+                        dataclasses.replace(ctx.settings, max_concurrent_runs_per_user=1))
     busy = queue_run(ctx.store, actor, workbook)
     ctx.store.set_run_status(busy.id, "running")  # as if another process were running it
     with pytest.raises(RunError, match="limit"):
         start_run(ctx, actor, workbook.id, {"iterations": 100})
-    refused = ctx.store.list_runs(actor)[0]
-    assert refused.status == "cancelled" and "limit" in refused.error
+    assert [r.id for r in ctx.store.list_runs(actor)] == [busy.id]  # nothing was written
 
 
 def _record(**changes) -> RunRecord:
@@ -84,9 +86,9 @@ def _record(**changes) -> RunRecord:
 
 
 def test_progress_gives_iterations_done_speed_and_time_left():
-    record = _record()
+    record = _record(iterations_done=50_000)
     p = progress_of(record, now=record.started + timedelta(seconds=2))
-    assert p.done == 50_000  # 0.45 of the bar is half the iterations (writing takes 10%)
+    assert p.done == 50_000  # the finished chunks' iterations
     assert p.speed == pytest.approx(25_000)
     assert p.remaining_s == pytest.approx(2.0)
     assert p.active
@@ -102,8 +104,9 @@ def test_progress_of_queued_and_finished_runs():
                                finished=start + timedelta(seconds=75)))
     assert done.done == 100_000 and not done.active
     assert done.text() == "100,000 of 100,000 iterations · done after 1 min 15 s"
-    writing = progress_of(_record(progress=0.9), now=start + timedelta(seconds=1))
-    assert writing.text().endswith("writing the samples")
+    merging = progress_of(_record(progress=0.9, iterations_done=100_000),
+                          now=start + timedelta(seconds=1))
+    assert merging.text().endswith("merging the results")
 
 
 def test_run_label():
