@@ -11,6 +11,7 @@ from services.runs import RunError, start_run
 from services.workbooks import UploadError, analyse
 from ui.pickers import pick_workbook
 from ui.session import context, require_user
+from ui.state import bound, forget, forget_prefixed, model
 
 actor = require_user()
 ctx = context()
@@ -30,7 +31,6 @@ except UploadError as exc:
     st.stop()
 
 declared = analysis.declared
-state_key = f"setup:{record.id}"
 
 
 def key(*parts: object) -> str:
@@ -38,45 +38,20 @@ def key(*parts: object) -> str:
     return ":".join(map(str, (record.id, *parts)))
 
 
-def load_picker(cell: str, text: str) -> None:
-    """Put a distribution's text into the picker's widgets (before they are drawn)."""
-    family, params, (lo, hi), shift = su.picker_state(text)
-    st.session_state[key("family", cell)] = family
-    for i, value in enumerate(params):
-        st.session_state[key("param", cell, family, i)] = value
-    st.session_state[key("lo", cell)], st.session_state[key("hi", cell)] = lo, hi
-    st.session_state[key("shift", cell)] = shift
+def param_keys(cell: str, picker: su.Picker) -> list[str]:
+    return [key("param", cell, picker.family, i) for i in range(len(picker.params))]
 
 
-def picker_loaded(cell: str) -> bool:
-    """Whether the picker's widgets still hold their values: Streamlit drops a widget's state
-    after a run that did not draw it (a rerun from "Add input" leaves before the pickers), and
-    the set-up's text is then the source to reload from."""
-    family = st.session_state.get(key("family", cell))
-    if family is None:
-        return False
-    count = len(su.families()[family].params)
-    return all(key("param", cell, family, i) in st.session_state for i in range(count))
+def picker_keys(cell: str, picker: su.Picker) -> list[str]:
+    return [key("family", cell), key("lo", cell), key("hi", cell), key("shift", cell),
+            *param_keys(cell, picker)]
 
 
-def load_setup(loaded: su.Setup) -> None:
-    """Make ``loaded`` the set-up being edited and show it in every widget (widgets take their
-    values from the session state only, so a loaded set-up replaces what they held)."""
-    st.session_state[state_key] = loaded
-    for cell, text in loaded.inputs.items():
-        load_picker(cell, text)
-    st.session_state[key("outputs")] = ", ".join(loaded.outputs)
-    st.session_state[key("iterations")] = loaded.iterations
-    st.session_state[key("seed")] = loaded.seed
-    st.session_state[key("sampling")] = loaded.sampling
-    st.session_state[key("device")] = loaded.device
-    st.session_state[key("name")] = loaded.name
-    st.session_state[key("version")] = st.session_state.get(key("version"), 0) + 1
-
-
-if state_key not in st.session_state:
-    load_setup(su.Setup(outputs=list(declared.outputs)))
-setup: su.Setup = st.session_state[state_key]
+# Every widget below is drawn from the draft and writes back into it (ui.state): Streamlit
+# drops the state of widgets a run does not draw, so widget keys are never read.
+draft_key = f"setup:{record.id}"
+draft: su.Draft = model(draft_key, lambda: su.Draft.of(su.Setup(outputs=list(declared.outputs))))
+setup = draft.setup
 
 # ---------------------------------------------------------------- saved set-ups
 saved = su.saved_setups(record)
@@ -84,7 +59,8 @@ if saved:
     cols = st.columns([3, 1, 1])
     name = cols[0].selectbox("Saved set-ups", list(saved))
     if cols[1].button("Load"):
-        load_setup(saved[name])
+        st.session_state[draft_key] = su.Draft.of(saved[name], draft.generation + 1)
+        forget_prefixed(f"{record.id}:")  # every widget of the set-up shows the loaded one
         st.rerun()
     if cols[2].button("Delete"):
         su.delete_setup(record, name)
@@ -96,10 +72,11 @@ if declared.inputs:
     st.caption("Declared in the workbook (@RISK functions, RAND): simulated as written unless "
                "you give the cell a distribution below.")
     st.dataframe([{"input": d.label, "name": d.name, "distribution": d.distribution}
-                  for d in declared.inputs], hide_index=True, use_container_width=True)
+                  for d in declared.inputs], hide_index=True, width="stretch")
 
-address = st.text_input("Cell to make uncertain", key=key("address"),
-                        placeholder=f"{analysis.sheets[0]}!B2")
+draft.address = st.text_input("Cell to make uncertain", key=bound(key("address"), draft.address),
+                              placeholder=f"{analysis.sheets[0]}!B2")
+address = draft.address
 if address.strip():
     try:
         info = analysis.cell(address)
@@ -112,49 +89,55 @@ if address.strip():
         if st.button("Add input", disabled=info.key in setup.inputs):
             value = info.value if isinstance(info.value, int | float) else 0
             spread = abs(value) * 0.1 or 1
-            setup.inputs[info.key] = f"normal({value}, {spread:g})"
-            load_picker(info.key, setup.inputs[info.key])
+            picker = su.Picker.from_text(f"normal({value}, {spread:g})")
+            draft.set_picker(info.key, picker)
+            forget(picker_keys(info.key, picker))
             st.rerun()
 
 families = su.families()
-for cell in list(setup.inputs):
+for cell in list(draft.pickers):
     info = analysis.cell(cell)
+    picker = draft.pickers[cell]
     with st.expander(f"{cell}" + (f" — {info.label}" if info.label else ""), expanded=True):
-        if not picker_loaded(cell):
-            load_picker(cell, setup.inputs[cell])
-        family = st.selectbox("Distribution", list(families), key=key("family", cell),
+        family = st.selectbox("Distribution", list(families),
+                              key=bound(key("family", cell), picker.family),
                               format_func=lambda f: families[f].signature)
+        if family != picker.family:  # carry the parameters over (su.carry_params)
+            picker = picker.with_family(family)
+            forget(param_keys(cell, picker))
         st.caption(families[family].convention)
         params = families[family].params
         cols = st.columns(len(params))
-        typed = [col.text_input(p, key=key("param", cell, family, i))
-                 for i, (col, p) in enumerate(zip(cols, params, strict=True))]
+        picker.params = [
+            col.text_input(p, key=bound(key("param", cell, family, i), picker.params[i]))
+            for i, (col, p) in enumerate(zip(cols, params, strict=True))]
         lo_col, hi_col, shift_col, remove_col = st.columns(4)
-        lo = lo_col.text_input("Truncate below", key=key("lo", cell))
-        hi = hi_col.text_input("Truncate above", key=key("hi", cell))
-        shift = shift_col.text_input("Shift", key=key("shift", cell))
+        picker.lo = lo_col.text_input("Truncate below", key=bound(key("lo", cell), picker.lo))
+        picker.hi = hi_col.text_input("Truncate above", key=bound(key("hi", cell), picker.hi))
+        picker.shift = shift_col.text_input("Shift", key=bound(key("shift", cell), picker.shift))
+        draft.set_picker(cell, picker)
         if remove_col.button("Remove", key=key("remove", cell)):
-            del setup.inputs[cell]
+            draft.remove_input(cell)
             st.rerun()
-        text = su.distribution_text(family, typed, (lo, hi), shift)
-        setup.inputs[cell] = text
+        text = setup.inputs[cell]
         try:
             shown = su.preview(text, cell)
         except ValueError as exc:
             st.error(str(exc))
             continue
         chart, table = st.columns([3, 1])
-        chart.plotly_chart(su.preview_figure(shown, text), use_container_width=True,
+        chart.plotly_chart(su.preview_figure(shown, text), width="stretch",
                            key=key("chart", cell))
-        table.dataframe(su.percentile_rows(shown), hide_index=True, use_container_width=True)
+        table.dataframe(su.percentile_rows(shown), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- outputs
 st.header("Outputs")
-typed_outputs = st.text_input("Output cells, separated by commas", key=key("outputs"),
+draft.outputs = st.text_input("Output cells, separated by commas",
+                              key=bound(key("outputs"), draft.outputs),
                               help="Cells marked RiskOutput() in the workbook are used when "
                                    "this is empty.")
 setup.outputs = []
-for typed_cell in filter(None, (t.strip() for t in typed_outputs.split(","))):
+for typed_cell in filter(None, (t.strip() for t in draft.outputs.split(","))):
     try:
         info = analysis.cell(typed_cell)
     except ValueError as exc:
@@ -171,8 +154,8 @@ if len(labels) >= 2:
     st.caption("Rank correlations between inputs (upper triangle counts); 0 = independent.")
     matrix = pd.DataFrame(su.correlation_matrix(labels, setup.correlations), index=labels,
                           columns=labels)
-    version = st.session_state[key("version")]
-    edited = st.data_editor(matrix, key=key("correlations", version, *labels))
+    # the editor's own state is its edits to ``matrix``, which is drawn from the set-up
+    edited = st.data_editor(matrix, key=key("correlations", draft.generation, *labels))
     try:
         setup.correlations, repair = su.correlation_pairs(labels, edited.to_numpy().tolist())
     except ValueError as exc:
@@ -185,14 +168,20 @@ if len(labels) >= 2:
 st.header("Settings")
 cols = st.columns(4)
 setup.iterations = int(cols[0].number_input("Iterations", 1, 100_000_000, step=1_000,
-                                            key=key("iterations")))
-setup.seed = int(cols[1].number_input("Seed", 0, 2 ** 53 - 1, key=key("seed")))  # browser ints
-setup.sampling = cols[2].radio("Sampling", list(su.SAMPLINGS), key=key("sampling"),
+                                            key=bound(key("iterations"), setup.iterations)))
+setup.seed = int(cols[1].number_input("Seed", 0, 2 ** 53 - 1,  # browser ints
+                                      key=bound(key("seed"), setup.seed)))
+if setup.sampling not in su.SAMPLINGS:
+    setup.sampling = "mc"
+    forget([key("sampling")])
+setup.sampling = cols[2].radio("Sampling", list(su.SAMPLINGS),
+                               key=bound(key("sampling"), setup.sampling),
                                format_func=su.SAMPLINGS.get)
 devices = su.device_choices(ctx.settings.device)
-if st.session_state[key("device")] not in devices:  # a set-up saved where a GPU was usable
-    st.session_state[key("device")] = "cpu"
-setup.device = cols[3].radio("Device", devices, key=key("device"))
+if setup.device not in devices:  # a set-up saved where a GPU was usable
+    setup.device = "cpu"
+    forget([key("device")])
+setup.device = cols[3].radio("Device", devices, key=bound(key("device"), setup.device))
 
 problems: list[str] = []
 try:
@@ -203,7 +192,7 @@ for problem in problems:
     st.error(problem)
 
 cols = st.columns([3, 1, 1])
-setup.name = cols[0].text_input("Set-up name", key=key("name"))
+setup.name = cols[0].text_input("Set-up name", key=bound(key("name"), setup.name))
 if cols[1].button("Save set-up"):
     try:
         su.save_setup(record, setup)

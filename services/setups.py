@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,144 @@ def picker_state(text: str) -> tuple[str, list[str], tuple[str, str], str]:
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+# ------------------------------------------------------------------------------- the page's draft
+
+@dataclass
+class Picker:
+    """What one input's distribution picker holds, as typed (so possibly not a valid
+    distribution yet): a family, its parameters, truncation bounds and a shift (empty = none).
+    ``text()`` is the distribution the set-up gets."""
+
+    family: str
+    params: list[str]
+    lo: str = ""
+    hi: str = ""
+    shift: str = ""
+
+    @classmethod
+    def from_text(cls, text: str) -> Picker:
+        """The picker showing ``text``; a text that cannot be read (a set-up saved with an
+        unfinished entry) keeps its family, if known, with its parameters left empty."""
+        try:
+            family, params, (lo, hi), shift = picker_state(text)
+        except ValueError:
+            match = re.match(r"\s*(\w+)\s*\(", text)
+            family = match.group(1).lower() if match else ""
+            if family not in families():
+                family = "normal"
+            return cls(family, [""] * len(families()[family].params))
+        return cls(family, params, lo, hi, shift)
+
+    def text(self) -> str:
+        return distribution_text(self.family, self.params, (self.lo, self.hi), self.shift)
+
+    def with_family(self, family: str) -> Picker:
+        """The picker switched to ``family``, its parameters carried over (``carry_params``);
+        truncation and shift stay as typed."""
+        return replace(self, family=family, params=carry_params(self.family, self.params, family))
+
+
+_RANGE_FAMILIES = ("uniform", "triangular", "pert")
+# family -> its parameters for a given mean m and standard deviation s
+_SAME_MOMENTS = {
+    "normal": lambda m, s: (m, s),
+    "lognormal": lambda m, s: (m, s),
+    "uniform": lambda m, s: (m - s * math.sqrt(3), m + s * math.sqrt(3)),
+    "triangular": lambda m, s: (m - s * math.sqrt(6), m, m + s * math.sqrt(6)),
+    "pert": lambda m, s: (m - s * math.sqrt(7), m, m + s * math.sqrt(7)),
+    "exponential": lambda m, s: (m,),
+    "gamma": lambda m, s: ((m / s) ** 2, s * s / m),
+    "logistic": lambda m, s: (m, s * math.sqrt(3) / math.pi),
+    "lognormal2": lambda m, s: (math.log(m / math.sqrt(1 + (s / m) ** 2)),
+                                math.sqrt(math.log(1 + (s / m) ** 2))),
+}
+
+
+def carry_params(family: str, params: list[str], new_family: str) -> list[str]:
+    """The parameters a picker shows when its family changes from ``family`` (parameters
+    ``params``, as typed) to ``new_family``:
+
+    - between uniform, triangular and PERT the range is kept: min and max as they are, the
+      mode kept (triangular <-> PERT) or put at the midpoint (from uniform);
+    - otherwise, into normal, lognormal, uniform, triangular, PERT, exponential, gamma,
+      logistic or lognormal2, the mean and standard deviation are kept (those of the
+      distribution before truncation and shift): normal(m, s) becomes lognormal(m, s),
+      uniform(m - s*sqrt(3), m + s*sqrt(3)), triangular(m - s*sqrt(6), m, m + s*sqrt(6)),
+      pert(m - s*sqrt(7), m, m + s*sqrt(7)), exponential(m), gamma((m/s)^2, s^2/m),
+      logistic(m, s*sqrt(3)/pi) or lognormal2 with the matching log mean and log sd;
+    - when the parameters cannot be read yet, the moments are not finite, or the new family
+      has no such rule, parameters of the same name are kept and the others left empty.
+
+    Values are rounded to six significant digits. A carried parameter may still be impossible
+    for the new family (lognormal of a negative mean): the preview then says why."""
+    if new_family == family:
+        return list(params)
+    new = families()[new_family].params
+    old = dict(zip(families()[family].params, params, strict=False))
+    if family in _RANGE_FAMILIES and new_family in _RANGE_FAMILIES:
+        carried = dict(old)
+        if "mode" not in carried:
+            try:
+                carried["mode"] = _short((float(old["min"]) + float(old["max"])) / 2)
+            except ValueError:
+                carried["mode"] = ""
+        return [carried.get(name, "") for name in new]
+    rule = _SAME_MOMENTS.get(new_family)
+    if rule is not None:
+        try:
+            mean, sd = _moments(family, params)
+            values = rule(mean, sd)
+        except (ValueError, ArithmeticError):
+            values = None
+        if values is not None and all(math.isfinite(v) for v in values):
+            return [_short(v) for v in values]
+    return [old.get(name, "") for name in new]
+
+
+def _moments(family: str, params: list[str]) -> tuple[float, float]:
+    """Mean and standard deviation of ``family(params)``; ValueError when it cannot be read."""
+    from engine.montecarlo.spec import parse
+
+    dist = parse(distribution_text(family, params))
+    return float(dist.mean), math.sqrt(max(float(dist.variance), 0.0))
+
+
+def _short(x: float) -> str:
+    return _num(float(f"{x:.6g}"))
+
+
+@dataclass
+class Draft:
+    """The set-up page's state between script runs: the set-up being edited, each input's
+    picker as typed, the output cells and the cell address as typed, and a generation bumped
+    whenever a whole set-up is loaded (widgets keyed by it start afresh).
+
+    Streamlit forgets a widget's value after any run that does not draw it (another page, a
+    run stopped early), so the page keeps this object in a plain session entry and draws every
+    widget from it (``ui.state``); ``setup`` is always what the widgets hold."""
+
+    setup: Setup
+    pickers: dict[str, Picker] = field(default_factory=dict)
+    outputs: str = ""
+    address: str = ""
+    generation: int = 0
+
+    @classmethod
+    def of(cls, setup: Setup, generation: int = 0) -> Draft:
+        """The draft editing ``setup`` (a new, saved or default one)."""
+        return cls(setup, {cell: Picker.from_text(text) for cell, text in setup.inputs.items()},
+                   ", ".join(setup.outputs), generation=generation)
+
+    def set_picker(self, cell: str, picker: Picker) -> None:
+        """Give ``cell`` this picker (a new input or an edited one) and its distribution."""
+        self.pickers[cell] = picker
+        self.setup.inputs[cell] = picker.text()
+
+    def remove_input(self, cell: str) -> None:
+        self.pickers.pop(cell, None)
+        self.setup.inputs.pop(cell, None)
 
 
 @dataclass(frozen=True)

@@ -118,8 +118,12 @@ class WorkerService:
                 log.exception("worker round failed; retrying")
                 stop.wait(1.0)
             stop.wait(POLL_S)
-        for run in list(self.held.values()):
-            self._abandon(run)
+        for run in list(self.held.values()):  # stopping: give the runs back at once, so the
+            self._abandon(run)                 # next replica need not wait for a stale beat
+            try:
+                self.store.finish_run(run.run_id, self.worker_id, "queued")
+            except Exception:  # noqa: BLE001 - the store is gone: the beat goes stale instead
+                log.exception("could not give run %s back", run.run_id)
 
     def tick(self) -> None:
         now = time.monotonic()

@@ -139,15 +139,20 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+_LOGGING = (list(logging.getLogger().handlers), logging.getLogger().level)
+
+
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """Undo ``services.logs.configure_logging`` (root handlers and level) after every test, so
-    one test's JSON handler on stdout never writes into another test's captured output."""
+    """Every test starts and ends with the session's original root logging: a JSON handler on
+    stdout that ``services.logs.configure_logging`` installed (in a test or a module-scoped
+    fixture) never writes into another test's captured output."""
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    root.handlers[:] = list(_LOGGING[0])
+    root.setLevel(_LOGGING[1])
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    root.handlers[:] = list(_LOGGING[0])
+    root.setLevel(_LOGGING[1])
 
 
 _MAIN = sys.modules["__main__"]

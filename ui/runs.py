@@ -22,7 +22,9 @@ def carried_run_id() -> int | None:
 def pick_run(runs: Sequence[RunRecord], names: dict[int, str], label: str = "Run",
              key: str = "run_picker") -> RunRecord:
     """A select box over ``runs`` (not empty) starting on the carried run, which it carries
-    on."""
+    on. The run's workbook becomes the carried workbook only when a run was really chosen (in
+    this picker, or by another page or the URL): opening Results on its default run must not
+    move a set-up in progress to another workbook."""
     by_id = {r.id: r for r in runs}  # ids as options: a record changes as its run progresses
     ids = list(by_id)
     carried = carried_run_id()
@@ -30,7 +32,8 @@ def pick_run(runs: Sequence[RunRecord], names: dict[int, str], label: str = "Run
     chosen = st.selectbox(label, ids, index=index, key=key, format_func=lambda i: run_label(
         by_id[i], names.get(by_id[i].workbook_id), with_status=False))
     run = by_id[chosen]
+    if carried is not None or chosen != ids[0]:
+        st.session_state["workbook_id"] = run.workbook_id
     st.session_state["run_id"] = run.id
-    st.session_state["workbook_id"] = run.workbook_id
     st.query_params["run"] = str(run.id)
     return run

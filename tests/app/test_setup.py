@@ -11,6 +11,7 @@ import pytest
 from db.entities import Actor
 from services import setups as su
 from services.workbooks import save_upload
+from tests.app.conftest import app_test, login
 from tests.app.page_fixtures import open_page, page_ctx  # noqa: F401 (fixture)
 
 CELLS = {"A1": "Price", "B1": 100, "A2": "Quantity", "B2": "=RiskPoisson(20)",
@@ -78,3 +79,105 @@ def test_save_and_reload_a_setup(page_ctx, record):  # noqa: F811
     next(b for b in at.button if b.label == "Save set-up").click().run()
     assert set(su.saved_setups(record)) == {"base", "copy"}
     assert su.saved_setups(record)["copy"].inputs == {"Sheet1!B1": "pert(80, 100, 130)"}
+
+
+def _add_price_input(at, record):
+    """Adds Sheet1!B1 (value 100): the picker starts on normal(100, 10)."""
+    at.text_input(key=f"{record.id}:address").input("b1").run()
+    next(b for b in at.button if b.label == "Add input").click().run()
+    assert not at.exception
+    return at
+
+
+CARRIED = {  # normal(100, 10) switched to each family (su.carry_params)
+    "triangular": ["75.5051", "100", "124.495"],  # 100 -/+ 10*sqrt(6), mode at the mean
+    "uniform": ["82.6795", "117.321"],  # 100 -/+ 10*sqrt(3)
+    "pert": ["73.5425", "100", "126.458"],  # 100 -/+ 10*sqrt(7), mode at the mean
+    "lognormal": ["100", "10"],  # the same mean and sd
+}
+
+
+@pytest.mark.parametrize("family", list(CARRIED))
+def test_every_family_can_be_chosen_and_is_kept(page_ctx, record, family):  # noqa: F811
+    at = _add_price_input(open_page(page_ctx, "setup.py", workbook_id=record.id), record)
+    family_box = f"{record.id}:family:Sheet1!B1"
+    at.selectbox(key=family_box).set_value(family).run()
+    at.text_input(key=f"{record.id}:outputs").input("Sheet1!B3").run()  # further reruns
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key=family_box).value == family
+    shown = [at.text_input(key=f"{record.id}:param:Sheet1!B1:{family}:{i}").value
+             for i in range(len(CARRIED[family]))]
+    assert shown == CARRIED[family]
+    draft = at.session_state[f"setup:{record.id}"]
+    assert draft.setup.inputs == {"Sheet1!B1": f"{family}({', '.join(CARRIED[family])})"}
+    assert at.get("plotly_chart")  # the live preview of the new family
+    stats = next(t.value for t in at.dataframe if "P50" in t.value.to_string())
+    assert list(stats["statistic"][:2]) == ["mean", "sd"]  # both kept
+    assert [float(v) for v in stats["value"][:2]] == [pytest.approx(100, abs=0.01),
+                                                     pytest.approx(10, abs=0.01)]
+
+
+def test_switching_between_range_families_keeps_the_range(page_ctx, record):  # noqa: F811
+    at = _add_price_input(open_page(page_ctx, "setup.py", workbook_id=record.id), record)
+    family_box = f"{record.id}:family:Sheet1!B1"
+    at.selectbox(key=family_box).set_value("triangular").run()
+    at.text_input(key=f"{record.id}:param:Sheet1!B1:triangular:1").input("90").run()
+    inputs = at.session_state[f"setup:{record.id}"].setup.inputs
+    steps = [("pert", "pert(75.5051, 90, 124.495)"),  # min, mode and max as they were
+             ("uniform", "uniform(75.5051, 124.495)"),  # min and max
+             ("triangular", "triangular(75.5051, 100, 124.495)"),  # the mode at the midpoint
+             ("normal", "normal(100, 10)")]  # back to the same mean and sd
+    for family, text in steps:
+        at.selectbox(key=family_box).set_value(family).run()
+        assert not at.exception
+        assert inputs["Sheet1!B1"] == text
+    # truncation and shift stay as typed; unreadable parameters keep those of the same name
+    assert su.carry_params("normal", ["abc", "10"], "lognormal") == ["abc", "10"]
+    assert su.carry_params("normal", ["abc", "10"], "uniform") == ["", ""]
+    picker = su.Picker("normal", ["100", "10"], lo="90", shift="5").with_family("uniform")
+    assert picker.text() == "uniform(82.6795, 117.321, truncate=(90, None), shift=5)"
+
+
+@pytest.mark.no_worker
+def test_returning_to_set_up_from_every_page_keeps_it(ctx, make_user, make_xlsx):
+    user = make_user("ann")
+    record = save_upload(ctx, Actor.for_user(user), "model.xlsx", make_xlsx(CELLS).read_bytes())
+    at = login(app_test("app.py"), user).run()
+    at.switch_page("pages/setup.py").run()
+    assert not at.exception and at.title[0].value == "Set up a simulation"
+    _add_price_input(at, record)
+    def k(name: str) -> str:
+        return f"{record.id}:{name}"
+
+    at.selectbox(key=k("family:Sheet1!B1")).set_value("triangular").run()
+    at.text_input(key=k("param:Sheet1!B1:triangular:2")).input("140").run()
+    at.text_input(key=k("outputs")).input("Sheet1!B3").run()
+    at.number_input(key=k("iterations")).set_value(5000).run()
+    at.number_input(key=k("seed")).set_value(7).run()
+    at.radio(key=k("sampling")).set_value("lhs").run()
+    at.text_input(key=k("name")).input("mine").run()
+    device = at.radio(key=k("device")).value
+    assert not at.exception and not at.error
+    for page in ("results", "explore", "run", "home", "upload", "results"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, page
+        at.switch_page("pages/setup.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.title[0].value == "Set up a simulation"
+        assert at.selectbox(key=k("family:Sheet1!B1")).value == "triangular", page
+        assert [at.text_input(key=k(f"param:Sheet1!B1:triangular:{i}")).value
+                for i in range(3)] == ["75.5051", "100", "140"], page
+        assert at.text_input(key=k("outputs")).value == "Sheet1!B3", page
+        assert at.number_input(key=k("iterations")).value == 5000, page
+        assert at.number_input(key=k("seed")).value == 7, page
+        assert at.radio(key=k("sampling")).value == "lhs", page
+        assert at.radio(key=k("device")).value == device, page
+        assert at.text_input(key=k("name")).value == "mine", page
+        assert at.get("plotly_chart"), page
+        setup = at.session_state[f"setup:{record.id}"].setup
+        assert setup.inputs == {"Sheet1!B1": "triangular(75.5051, 100, 140)"}
+        assert (setup.outputs, setup.iterations, setup.seed, setup.sampling, setup.device) == (
+            ["Sheet1!B3"], 5000, 7, "lhs", device)
+    run_button = next(b for b in at.button if b.label == "Run")
+    assert not run_button.disabled

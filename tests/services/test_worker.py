@@ -321,3 +321,21 @@ def test_a_run_over_its_time_limit_fails_with_the_limit_named(store, store_setti
     assert ended.error == ("Stopped: the run took longer than its time limit of 1.5 seconds "
                            "(RUN_TIME_LIMIT_S).")
     assert (ended.finished - ended.started).total_seconds() < 4.0
+
+
+def test_a_worker_service_stopped_politely_gives_its_runs_back(store, store_settings,  # noqa: F811
+                                                               actor):  # noqa: F811
+    workbook = project_workbook(store, actor, store_settings.data_dir)
+    run = submit(store, actor, workbook, iterations=20_000_000, sampling="mc")
+    service = _service(store_settings)
+    try:
+        wait_until(lambda: store.get_run(actor, run.id).iterations_done > 0, "a chunk is done")
+        os.killpg(service.pid, signal.SIGTERM)
+        assert service.wait(timeout=60) == 0
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+    back = store.get_run(actor, run.id)
+    assert (back.status, back.worker) == ("queued", None)  # claimable now, not in 30 s
+    assert back.iterations_done > 0
+    assert all(c.state in ("queued", "done") for c in store.list_chunks(run.id))
