@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from db.entities import ROLES
-from db.errors import StoreError
 from services import admin
 from ui.session import context, require_admin
 
@@ -28,12 +26,12 @@ with users_tab:
         email = left.text_input("Email", key="new_email")
         password = right.text_input("Password (at least 8 characters)", type="password",
                                     key="new_password")
-        roles = st.multiselect("Roles", ROLES, default=["analyst"], key="new_roles")
+        roles = st.multiselect("Roles", admin.ROLES, default=["analyst"], key="new_roles")
         if st.form_submit_button("Create user"):
             try:
                 created = admin.create_user(ctx, actor, username, password, display_name, email,
                                             roles)
-            except StoreError as exc:
+            except admin.StoreError as exc:
                 st.error(str(exc))
             else:
                 st.success(f"Created {created.username}.")
@@ -42,14 +40,14 @@ with users_tab:
     st.subheader("Change a user")
     chosen = users[st.selectbox("User", list(users), key="edit_user")]
     with st.form("edit_user_form"):
-        new_roles = st.multiselect("Roles", ROLES, default=list(chosen.roles),
+        new_roles = st.multiselect("Roles", admin.ROLES, default=list(chosen.roles),
                                    key=f"roles_{chosen.id}")
         disabled = st.checkbox("Disabled", value=chosen.disabled, key=f"disabled_{chosen.id}",
                                help="Enabling an account also unlocks it.")
         if st.form_submit_button("Save changes"):
             try:
                 changes = admin.update_user(ctx, actor, chosen, new_roles, disabled)
-            except StoreError as exc:
+            except admin.StoreError as exc:
                 st.error(str(exc))
             else:
                 st.success(f"{chosen.username}: {', '.join(changes)}." if changes
@@ -60,7 +58,7 @@ with users_tab:
         if st.form_submit_button("Reset password"):
             try:
                 new_password = admin.reset_password(ctx, actor, chosen.id, typed)
-            except StoreError as exc:
+            except admin.StoreError as exc:
                 st.error(str(exc))
             else:
                 st.success(f"The password of {chosen.username} is reset and the account "

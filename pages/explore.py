@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from db.console import ConsoleError
 from services.explore import (
+    ConsoleError,
     console_runs,
     examples,
     numeric_columns,

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from db.entities import Actor
 from services import formatting as fmt
-from services.runs import cancel_run, progress_of, workbook_names
+from services.runs import Actor, cancel_run, progress_of, workbook_names
 from ui.runs import pick_run
 from ui.session import context, require_user
 

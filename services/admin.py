@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from db.cleanup import CleanupReport, cleanup
+from db.entities import ROLES as ROLES  # the page's role choices
 from db.entities import Actor, User
+from db.errors import StoreError as StoreError  # the refusals the page shows
 from services.context import AppContext
 from services.formatting import integer
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from db.console import ConsoleError as ConsoleError  # what a refused statement raises
 from db.console import ConsoleResult, SqlConsole
 from db.entities import Actor, RunRecord
 from db.samples import read_schema, sample_files

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from db.entities import Actor, RunRecord
+from db.entities import Actor, RunRecord  # Actor: also the pages' name for who acts
 from db.errors import StoreError
 from engine.montecarlo.settings import MAX_ITERATIONS
 from engine.version import engine_version
