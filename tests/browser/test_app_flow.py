@@ -28,11 +28,24 @@ class Steps:
 
 
 def _login(page, url: str, username: str, password: str) -> None:
+    """Log in through the form. A rerun that Streamlit starts while the form is being filled
+    (the logout's cookie script, a fragment) can redraw it empty, which loses the submit: then
+    the form is still there, and it is filled and sent again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(url)
-    page.get_by_role("textbox", name="Username", exact=True).first.fill(username)
-    page.get_by_role("textbox", name="Password", exact=True).first.fill(password)
-    page.get_by_role("button", name="Log in").first.click()
-    page.get_by_role("heading", name="Home", exact=True).first.wait_for(timeout=60_000)
+    home = page.get_by_role("heading", name="Home", exact=True).first
+    for attempt in range(3):
+        _settle(page)
+        page.get_by_role("textbox", name="Username", exact=True).first.fill(username)
+        page.get_by_role("textbox", name="Password", exact=True).first.fill(password)
+        page.get_by_role("button", name="Log in").first.click()
+        try:
+            home.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 def _settle(page, quiet_ms: int = 600, timeout_ms: int = 30_000) -> None:
